@@ -1,0 +1,87 @@
+# greenhub — build, run, test. `make run` serves the echo protocol on port 6000; `make test` runs
+# every test. Prerequisites: a Rust toolchain, a C compiler, make, python3.
+
+CARGO    ?= cargo
+CC       ?= cc
+CXX      ?= c++
+PYTHON   ?= python3
+PORT     ?= 6000
+BUILD    := build
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR    := $(firstword $(subst ., ,$(VERSION)))
+CFLAGS   ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
+# Examples and tests find the library next to them, by its soname.
+LDLIBS   := -L$(BUILD) -lgreenhub -Wl,-rpath,'$$ORIGIN'
+VENV     := .venv
+
+LIB_SO   := $(BUILD)/libgreenhub.so.$(VERSION)
+EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server
+CTESTS   := $(BUILD)/test_api
+
+.PHONY: all lib examples run test test-rust test-c test-e2e check-header check-exports lint clean FORCE
+
+all: lib
+
+# Cargo decides what is stale; the copy into build/ carries the soname links.
+lib: FORCE
+	$(CARGO) build --release
+	@mkdir -p $(BUILD)
+	cp -f target/release/libgreenhub.so $(LIB_SO)
+	cp -f target/release/libgreenhub.a $(BUILD)/libgreenhub.a
+	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so.$(MAJOR)
+	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so
+
+examples: lib $(EXAMPLES)
+
+$(BUILD)/%: examples-c/%.c include/greenhub.h lib
+	$(CC) $(WARN) $(CFLAGS) -Iinclude $< -o $@ $(LDLIBS)
+
+run: examples
+	./$(BUILD)/echo_server -p $(PORT)
+
+$(BUILD)/test_api: tests/c/*.c tests/c/*.h include/greenhub.h lib
+	$(CC) $(WARN) $(CFLAGS) -Iinclude tests/c/*.c -o $@ $(LDLIBS)
+
+test: check-header check-exports lint test-rust test-c test-e2e
+
+test-rust:
+	$(CARGO) test --release
+
+test-c: examples $(CTESTS)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -fsyntax-only -Iinclude tests/c/compile_cxx.cpp
+	./$(BUILD)/test_api
+
+$(VENV)/.ready: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+test-e2e: examples $(VENV)/.ready
+	GREENHUB_BUILD_DIR=$(abspath $(BUILD)) $(VENV)/bin/python -m pytest -q tests/e2e
+
+# The committed header must equal what cbindgen generates from the sources.
+check-header:
+	@mkdir -p $(BUILD)
+	GREENHUB_HEADER_OUT=$(abspath $(BUILD))/greenhub.h.generated $(CARGO) build --release --quiet
+	@diff -u include/greenhub.h $(BUILD)/greenhub.h.generated \
+		|| { echo "include/greenhub.h is stale: run 'make' and commit it"; exit 1; }
+	@echo "check-header: include/greenhub.h is up to date"
+
+# The shared library exports the C API and nothing else.
+check-exports: lib
+	@extra=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^gh_' || true); \
+	if [ -n "$$extra" ]; then echo "unexpected exports:"; echo "$$extra"; exit 1; fi
+	@readelf -d $(LIB_SO) | grep -q 'SONAME.*libgreenhub.so.$(MAJOR)' \
+		|| { echo "soname is not libgreenhub.so.$(MAJOR)"; exit 1; }
+	@echo "check-exports: only gh_* symbols, soname libgreenhub.so.$(MAJOR)"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets --quiet -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
+
+FORCE:

@@ -1,0 +1,258 @@
+//! Green TCP sockets in C.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf};
+use crate::error::{Errno, Result};
+use crate::net;
+
+/// Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
+pub const GH_HOST_MAX: usize = 46;
+
+/// A socket address in printable form.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct gh_addr {
+    /// AF_INET or AF_INET6.
+    pub family: c_int,
+    /// Port, in host byte order.
+    pub port: u16,
+    /// Numeric address, NUL-terminated: "127.0.0.1", "::1".
+    pub host: [c_char; GH_HOST_MAX],
+}
+
+fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
+    let mut host = [0 as c_char; GH_HOST_MAX];
+    for (dst, src) in host.iter_mut().zip(addr.ip().to_string().bytes()) {
+        *dst = src as c_char;
+    }
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: `out` was checked non-NULL by the caller of this helper and, as the C caller
+    // promises, points to a writable gh_addr.
+    unsafe {
+        out.write(gh_addr {
+            family,
+            port: addr.port(),
+            host,
+        })
+    };
+}
+
+fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
+    n.map(|n| n as libc::ssize_t)
+}
+
+/// Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
+/// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
+/// picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+#[no_mangle]
+pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> gh_sock {
+    call(-1, || {
+        // SAFETY: NULL or a NUL-terminated string, as the caller promises.
+        let host = unsafe { opt_str(host) }?;
+        Ok(net::listen(host, port, backlog)? as gh_sock)
+    })
+}
+
+/// Waits for a connection and returns its socket, owned by the calling thread. Writes the
+/// peer's address to `*peer` if not NULL. Running out of file descriptors (EMFILE, ENFILE)
+/// does not fail: it waits, backing off, and tries again.
+#[no_mangle]
+pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
+    call(-1, || {
+        let (sock, addr) = net::accept(handle(listener)?)?;
+        if !peer.is_null() {
+            write_addr(peer, addr);
+        }
+        Ok(sock as gh_sock)
+    })
+}
+
+/// Connects to `host:port`, trying every address the name resolves to (on a helper thread,
+/// so the hub keeps running). Fails with EADDRNOTAVAIL when the name does not resolve.
+#[no_mangle]
+pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
+    call(-1, || {
+        // SAFETY: NULL or a NUL-terminated string, as the caller promises.
+        let host = unsafe { opt_str(host) }?.ok_or(Errno(libc::EINVAL))?;
+        Ok(net::connect(host, port)? as gh_sock)
+    })
+}
+
+/// Receives up to `len` bytes into `buf` (data buffered by gh_readline comes first).
+/// Returns the byte count, 0 at end of stream.
+#[no_mangle]
+pub extern "C" fn gh_recv(s: gh_sock, buf: *mut c_void, len: usize) -> libc::ssize_t {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` writable bytes, as the caller promises.
+        let buf = unsafe { out_buf(buf, len) }?;
+        ssize(net::recv(handle(s)?, buf))
+    })
+}
+
+/// Sends part of `buf` (at least one byte unless `len` is 0); returns the count sent.
+/// A vanished peer gives EPIPE or ECONNRESET, never SIGPIPE.
+#[no_mangle]
+pub extern "C" fn gh_send(s: gh_sock, buf: *const c_void, len: usize) -> libc::ssize_t {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` readable bytes, as the caller promises.
+        let buf = unsafe { in_buf(buf, len) }?;
+        ssize(net::send(handle(s)?, buf))
+    })
+}
+
+/// Sends all `len` bytes of `buf`; returns 0 once all are sent.
+#[no_mangle]
+pub extern "C" fn gh_sendall(s: gh_sock, buf: *const c_void, len: usize) -> c_int {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` readable bytes, as the caller promises.
+        let buf = unsafe { in_buf(buf, len) }?;
+        net::sendall(handle(s)?, buf).map(|()| 0)
+    })
+}
+
+/// Reads one line, up to and including '\n', into `buf` of `max` bytes; returns its length.
+/// A line longer than `max` comes back in pieces of `max` bytes. At end of stream the
+/// unterminated rest comes back, then 0. Memory stays bounded by `max` plus 64 KiB.
+#[no_mangle]
+pub extern "C" fn gh_readline(s: gh_sock, buf: *mut c_void, max: usize) -> libc::ssize_t {
+    gh_read_until(s, b"\n".as_ptr().cast(), 1, buf, max)
+}
+
+/// Like gh_readline() with any delimiter of `delim_len` bytes (EINVAL if 0 or `max` is 0).
+#[no_mangle]
+pub extern "C" fn gh_read_until(
+    s: gh_sock,
+    delim: *const c_void,
+    delim_len: usize,
+    buf: *mut c_void,
+    max: usize,
+) -> libc::ssize_t {
+    call(-1, || {
+        // SAFETY: NULL or valid for the given lengths, as the caller promises.
+        let (delim, buf) = unsafe { (in_buf(delim, delim_len)?, out_buf(buf, max)?) };
+        ssize(net::read_until(handle(s)?, delim, buf))
+    })
+}
+
+/// Sends `count` bytes of the file open as `fd`, from `offset`, without copying them through
+/// user space. Returns the bytes sent: fewer than `count` only if the file ended first.
+#[no_mangle]
+pub extern "C" fn gh_sendfile(s: gh_sock, fd: c_int, offset: i64, count: usize) -> libc::ssize_t {
+    call(-1, || ssize(net::sendfile(handle(s)?, fd, offset, count)))
+}
+
+/// Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer sees end of stream) or both.
+#[no_mangle]
+pub extern "C" fn gh_shutdown(s: gh_sock, how: c_int) -> c_int {
+    call(-1, || net::shutdown(handle(s)?, how).map(|()| 0))
+}
+
+/// Closes the socket. Threads blocked on it fail with EBADF; the handle becomes stale.
+#[no_mangle]
+pub extern "C" fn gh_close(s: gh_sock) -> c_int {
+    call(-1, || net::close(handle(s)?).map(|()| 0))
+}
+
+/// The socket's file descriptor, for system calls greenhub does not wrap. It stays owned by
+/// greenhub: do not close it, and do not block on it.
+#[no_mangle]
+pub extern "C" fn gh_fileno(s: gh_sock) -> c_int {
+    call(-1, || net::fileno(handle(s)?))
+}
+
+/// Writes the socket's local address to `*out`.
+#[no_mangle]
+pub extern "C" fn gh_local_addr(s: gh_sock, out: *mut gh_addr) -> c_int {
+    call(-1, || {
+        check_out(out)?;
+        write_addr(out, net::local_addr(handle(s)?)?);
+        Ok(0)
+    })
+}
+
+/// Writes the connected peer's address to `*out` (ENOTCONN if none).
+#[no_mangle]
+pub extern "C" fn gh_peer_addr(s: gh_sock, out: *mut gh_addr) -> c_int {
+    call(-1, || {
+        check_out(out)?;
+        write_addr(out, net::peer_addr(handle(s)?)?);
+        Ok(0)
+    })
+}
+
+/// setsockopt(2) on the socket: `len` bytes of `val`.
+#[no_mangle]
+pub extern "C" fn gh_setsockopt(
+    s: gh_sock,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: usize,
+) -> c_int {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` readable bytes, as the caller promises.
+        let val = unsafe { in_buf(val, len) }?;
+        net::set_option(handle(s)?, level, name, val).map(|()| 0)
+    })
+}
+
+/// getsockopt(2) on the socket: `*len` is the size of `val` on entry and the option's length
+/// on success.
+#[no_mangle]
+pub extern "C" fn gh_getsockopt(
+    s: gh_sock,
+    level: c_int,
+    name: c_int,
+    val: *mut c_void,
+    len: *mut usize,
+) -> c_int {
+    call(-1, || {
+        check_out(len)?;
+        // SAFETY: `len` is non-NULL and points to the size of `val`, as the caller promises.
+        let cap = unsafe { *len };
+        let mut tmp = vec![0u8; cap];
+        let n = net::get_option(handle(s)?, level, name, &mut tmp)?;
+        // SAFETY: NULL or valid for `cap` writable bytes, as the caller promises.
+        let val = unsafe { out_buf(val, cap) }?;
+        val[..n].copy_from_slice(&tmp[..n]);
+        // SAFETY: checked non-NULL above.
+        unsafe { *len = n };
+        Ok(0)
+    })
+}
+
+/// Sets the socket's timeout, like Python's settimeout: ms < 0 waits as long as needed (the
+/// default); 0 never waits (EAGAIN instead); otherwise a call that waits longer than `ms`
+/// milliseconds fails with ETIMEDOUT. The thread's deadline applies too; the earlier wins.
+#[no_mangle]
+pub extern "C" fn gh_settimeout(s: gh_sock, ms: i64) -> c_int {
+    call(-1, || {
+        let timeout = u64::try_from(ms).ok().map(Duration::from_millis);
+        net::set_timeout(handle(s)?, timeout).map(|()| 0)
+    })
+}
+
+/// Writes the socket's timeout in milliseconds to `*ms` (-1: none).
+#[no_mangle]
+pub extern "C" fn gh_gettimeout(s: gh_sock, ms: *mut i64) -> c_int {
+    call(-1, || {
+        check_out(ms)?;
+        let value = net::timeout(handle(s)?)?.map_or(-1, |d| d.as_millis() as i64);
+        // SAFETY: checked non-NULL above; the caller promises it is writable.
+        unsafe { *ms = value };
+        Ok(0)
+    })
+}
+
+/// Hands ownership of the socket to green thread `t` (0: the root, which never closes it on
+/// its own): the socket is closed when `t` ends. EBADF if either handle is not live.
+#[no_mangle]
+pub extern "C" fn gh_sock_give(s: gh_sock, t: gh_thread) -> c_int {
+    call(-1, || net::give(handle(s)?, handle(t)?).map(|()| 0))
+}

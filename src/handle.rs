@@ -1,0 +1,127 @@
+//! Generational handle tables: a stale, closed or foreign handle never reaches a live object.
+//!
+//! A handle is a positive `i64`: `kind:3 | hub:12 | generation:24 | index:24`. The kind keeps a
+//! thread id from being taken for a socket, the hub tag keeps another OS thread's handles out,
+//! and the generation changes each time a slot is freed, so a reused slot gets a new handle.
+
+use crate::error::{Errno, Result};
+
+const INDEX_BITS: u32 = 24;
+const GEN_BITS: u32 = 24;
+const HUB_BITS: u32 = 12;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+const HUB_MASK: u64 = (1 << HUB_BITS) - 1;
+
+/// What a table holds; part of every handle.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Thread = 1,
+    Socket = 2,
+}
+
+struct Slot<T> {
+    generation: u64,
+    value: Option<T>,
+}
+
+pub(crate) struct Table<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    tag: u64,
+    len: usize,
+}
+
+impl<T> Table<T> {
+    pub(crate) fn new(kind: Kind, hub_tag: u16) -> Table<T> {
+        let tag = ((kind as u64) << (HUB_BITS + GEN_BITS + INDEX_BITS))
+            | ((u64::from(hub_tag) & HUB_MASK) << (GEN_BITS + INDEX_BITS));
+        Table {
+            slots: Vec::new(),
+            free: Vec::new(),
+            tag,
+            len: 0,
+        }
+    }
+
+    /// Stores `value`; fails with EMFILE when every index is taken.
+    pub(crate) fn insert(&mut self, value: T) -> Result<u64> {
+        let index = match self.free.pop() {
+            Some(index) => index as usize,
+            None => {
+                if self.slots.len() as u64 > INDEX_MASK {
+                    return Err(Errno(libc::EMFILE));
+                }
+                self.slots.push(Slot {
+                    generation: 1,
+                    value: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.value = Some(value);
+        self.len += 1;
+        Ok(self.tag | (slot.generation << INDEX_BITS) | index as u64)
+    }
+
+    fn index_of(&self, handle: u64) -> Option<usize> {
+        let tag_mask = !((GEN_MASK << INDEX_BITS) | INDEX_MASK);
+        if handle & tag_mask != self.tag {
+            return None;
+        }
+        let index = (handle & INDEX_MASK) as usize;
+        let slot = self.slots.get(index)?;
+        (slot.value.is_some() && slot.generation == (handle >> INDEX_BITS) & GEN_MASK)
+            .then_some(index)
+    }
+
+    pub(crate) fn get(&self, handle: u64) -> Option<&T> {
+        let index = self.index_of(handle)?;
+        self.slots[index].value.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, handle: u64) -> Option<&mut T> {
+        let index = self.index_of(handle)?;
+        self.slots[index].value.as_mut()
+    }
+
+    pub(crate) fn remove(&mut self, handle: u64) -> Option<T> {
+        let index = self.index_of(handle)?;
+        let slot = &mut self.slots[index];
+        // Generation 0 is never issued, so a zero handle can never match.
+        slot.generation = (slot.generation % GEN_MASK) + 1;
+        self.free.push(index as u32);
+        self.len -= 1;
+        slot.value.take()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_and_foreign_handles_miss() {
+        let mut a: Table<u32> = Table::new(Kind::Socket, 1);
+        let b: Table<u32> = Table::new(Kind::Thread, 1);
+        let other_hub: Table<u32> = Table::new(Kind::Socket, 2);
+        let h = a.insert(7).unwrap();
+        assert!(h > 0 && (h as i64) > 0);
+        assert_eq!(a.get(h), Some(&7));
+        assert!(b.get(h).is_none());
+        assert!(other_hub.get(h).is_none());
+        assert_eq!(a.remove(h), Some(7));
+        assert!(a.get(h).is_none());
+        let h2 = a.insert(8).unwrap();
+        assert_ne!(h, h2, "a reused slot gets a new handle");
+        assert!(a.get(h).is_none());
+        assert_eq!(a.get(h2), Some(&8));
+        assert!(a.get(0).is_none() && a.get(u64::MAX).is_none());
+        assert_eq!(a.len(), 1);
+    }
+}

@@ -1,0 +1,627 @@
+//! The hub: one per OS thread, created on first use. It owns the green threads, the run queue,
+//! the timers, the mio poller and the socket table, and runs the scheduling loop.
+//!
+//! The loop runs inside the root's blocking calls: when the program's main code (the root, which
+//! is not a coroutine) blocks, it runs the loop until it can go on; green threads that block
+//! switch back to that loop. State lives in a thread-local `RefCell`; no borrow is held while a
+//! green thread runs or while the root waits, so user code never sees a borrowed hub.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+
+use crate::coroutine::{self, Body, Coroutine, Resumed};
+use crate::error::{Errno, Result};
+use crate::handle::{Kind, Table};
+use crate::net::socket::{self, Socket};
+use crate::offload;
+
+/// Id of the root: the program's own code, outside every green thread.
+pub(crate) const ROOT: u64 = 0;
+/// Status of a thread that ran into its guard page.
+pub const STATUS_STACK_OVERFLOW: i32 = i32::MIN;
+/// Status of a thread whose Rust body panicked.
+pub const STATUS_PANIC: i32 = i32::MIN + 1;
+
+/// Token of the cross-thread waker; socket tokens are handles, which never reach this value.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+/// Finished stacks kept for reuse (each costs only its touched pages).
+const STACK_POOL_MAX: usize = 1024;
+
+/// Why a parked thread was woken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Wake {
+    Ready,
+    TimedOut,
+    Cancelled,
+    Closed,
+    Deadlock,
+}
+
+impl Wake {
+    fn into_result(self) -> Result<()> {
+        match self {
+            Wake::Ready => Ok(()),
+            Wake::TimedOut => Err(Errno(libc::ETIMEDOUT)),
+            Wake::Cancelled => Err(Errno(libc::ECANCELED)),
+            Wake::Closed => Err(Errno(libc::EBADF)),
+            Wake::Deadlock => Err(Errno(libc::EDEADLK)),
+        }
+    }
+}
+
+/// One particular wait of one thread. A waker holding an old `Waiter` (the thread has since
+/// woken for another reason) wakes nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Waiter {
+    pub(crate) task: u64,
+    pub(crate) seq: u64,
+}
+
+/// What a thread waits for, for deadlock detection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitKind {
+    /// Something outside the hub can end the wait: I/O readiness or another OS thread.
+    External,
+    /// Only another green thread (or a deadline) can end the wait.
+    Internal,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Runnable,
+    Running,
+    Blocked,
+    Done,
+}
+
+pub(crate) struct Task {
+    state: State,
+    seq: u64,
+    wake: Option<Wake>,
+    external: bool,
+    timed: bool,
+    pub(crate) killed: bool,
+    pub(crate) detached: bool,
+    pub(crate) name: Option<String>,
+    /// Deadline stack; each entry is already the minimum of itself and the ones below.
+    deadlines: Vec<Option<Instant>>,
+    /// Sockets this thread owns (closed when it ends). The root owns none: it never ends.
+    pub(crate) owned: Vec<u64>,
+    joiners: Vec<Waiter>,
+    pub(crate) status: i32,
+    /// A value handed over by a waker (the status, to a joiner).
+    pub(crate) value: i64,
+    coroutine: Option<Coroutine>,
+}
+
+impl Task {
+    fn new(detached: bool, name: Option<String>) -> Task {
+        Task {
+            state: State::Runnable,
+            seq: 0,
+            wake: None,
+            external: false,
+            timed: false,
+            killed: false,
+            detached,
+            name,
+            deadlines: Vec::new(),
+            owned: Vec::new(),
+            joiners: Vec::new(),
+            status: 0,
+            value: 0,
+            coroutine: None,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadlines.last().copied().flatten()
+    }
+}
+
+pub(crate) struct Hub {
+    pub(crate) tasks: Table<Task>,
+    root: Task,
+    pub(crate) current: u64,
+    run_queue: VecDeque<u64>,
+    timers: crate::timer::Timers,
+    timed_waiters: usize,
+    external_waiters: usize,
+    root_waits_for_all: bool,
+    in_log: bool,
+    pub(crate) poll: Poll,
+    events: Events,
+    ready: Vec<(usize, bool, bool)>,
+    pub(crate) sockets: Table<Socket>,
+    pool: Vec<Coroutine>,
+    reports: Vec<String>,
+    pub(crate) offload: Arc<offload::Shared>,
+}
+
+thread_local! {
+    static HUB: RefCell<Option<Box<Hub>>> = const { RefCell::new(None) };
+}
+
+static NEXT_HUB_TAG: AtomicU16 = AtomicU16::new(1);
+
+/// Runs `f` on this thread's hub, creating the hub on first use.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
+    HUB.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Box::new(Hub::new()?));
+        }
+        let hub = slot.as_mut().expect("created above");
+        f(hub)
+    })
+}
+
+impl Hub {
+    fn new() -> Result<Hub> {
+        let tag = NEXT_HUB_TAG.fetch_add(1, Ordering::Relaxed);
+        let poll = Poll::new()?;
+        let offload = Arc::new(offload::Shared::new(poll.registry(), WAKER_TOKEN)?);
+        let mut root = Task::new(false, Some("root".to_string()));
+        root.state = State::Running;
+        Ok(Hub {
+            tasks: Table::new(Kind::Thread, tag),
+            root,
+            current: ROOT,
+            run_queue: VecDeque::new(),
+            timers: Default::default(),
+            timed_waiters: 0,
+            external_waiters: 0,
+            root_waits_for_all: false,
+            in_log: false,
+            poll,
+            events: Events::with_capacity(1024),
+            ready: Vec::new(),
+            sockets: Table::new(Kind::Socket, tag),
+            pool: Vec::new(),
+            reports: Vec::new(),
+            offload,
+        })
+    }
+
+    pub(crate) fn task(&self, id: u64) -> Option<&Task> {
+        if id == ROOT {
+            Some(&self.root)
+        } else {
+            self.tasks.get(id)
+        }
+    }
+
+    pub(crate) fn task_mut(&mut self, id: u64) -> Option<&mut Task> {
+        if id == ROOT {
+            Some(&mut self.root)
+        } else {
+            self.tasks.get_mut(id)
+        }
+    }
+
+    pub(crate) fn current_task(&mut self) -> &mut Task {
+        let id = self.current;
+        self.task_mut(id).expect("the running thread has a record")
+    }
+
+    /// Starts a wait of the running thread. Fails at once if the thread was killed (ECANCELED)
+    /// or its deadline (or `deadline`) has passed (ETIMEDOUT). The caller registers the returned
+    /// `Waiter` wherever the wake-up will come from, then calls [`wait`].
+    pub(crate) fn begin_wait(
+        &mut self,
+        kind: WaitKind,
+        deadline: Option<Instant>,
+    ) -> Result<Waiter> {
+        if self.in_log {
+            return Err(Errno(libc::EDEADLK)); // a log sink must not block: the loop is inside it
+        }
+        let id = self.current;
+        let task = self.current_task();
+        if task.killed {
+            return Err(Errno(libc::ECANCELED));
+        }
+        let deadline = match (task.deadline(), deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            return Err(Errno(libc::ETIMEDOUT));
+        }
+        task.seq += 1;
+        task.state = State::Blocked;
+        task.wake = None;
+        task.external = kind == WaitKind::External;
+        task.timed = deadline.is_some();
+        let waiter = Waiter {
+            task: id,
+            seq: task.seq,
+        };
+        if kind == WaitKind::External {
+            self.external_waiters += 1;
+        }
+        if let Some(at) = deadline {
+            self.timed_waiters += 1;
+            self.timers.push(at, waiter);
+        }
+        Ok(waiter)
+    }
+
+    /// Wakes `waiter` if it is still waiting; returns whether it was.
+    pub(crate) fn wake(&mut self, waiter: Waiter, why: Wake) -> bool {
+        let Some(task) = self.task_mut(waiter.task) else {
+            return false;
+        };
+        if task.state != State::Blocked || task.seq != waiter.seq {
+            return false;
+        }
+        task.state = State::Runnable;
+        task.wake = Some(why);
+        let (external, timed) = (task.external, task.timed);
+        task.external = false;
+        task.timed = false;
+        if external {
+            self.external_waiters -= 1;
+        }
+        if timed {
+            self.timed_waiters -= 1;
+        }
+        self.run_queue.push_back(waiter.task);
+        true
+    }
+
+    /// Wakes whatever `id` is blocked in, with `why`.
+    pub(crate) fn interrupt(&mut self, id: u64, why: Wake) {
+        if let Some(task) = self.task(id) {
+            let waiter = Waiter {
+                task: id,
+                seq: task.seq,
+            };
+            self.wake(waiter, why);
+        }
+    }
+
+    /// Makes the running thread runnable again at the back of the queue.
+    fn requeue_current(&mut self) -> Result<()> {
+        let id = self.current;
+        let task = self.current_task();
+        if task.killed {
+            return Err(Errno(libc::ECANCELED));
+        }
+        task.state = State::Runnable;
+        task.wake = Some(Wake::Ready);
+        self.run_queue.push_back(id);
+        Ok(())
+    }
+
+    fn end_wait(&mut self) -> Result<()> {
+        let task = self.current_task();
+        task.state = State::Running;
+        task.wake.take().map_or(Ok(()), Wake::into_result)
+    }
+
+    pub(crate) fn push_deadline(&mut self, after: Option<Duration>) {
+        let task = self.current_task();
+        let new = after.map(|d| Instant::now() + d);
+        let effective = match (task.deadline(), new) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        task.deadlines.push(effective);
+    }
+
+    pub(crate) fn current_deadline(&mut self) -> Option<Instant> {
+        self.current_task().deadline()
+    }
+
+    pub(crate) fn pop_deadline(&mut self) -> Result<()> {
+        match self.current_task().deadlines.pop() {
+            Some(_) => Ok(()),
+            None => Err(Errno(libc::EINVAL)),
+        }
+    }
+
+    /// Creates a green thread that runs `body` the next time the running thread blocks.
+    pub(crate) fn spawn(
+        &mut self,
+        stack_size: usize,
+        detached: bool,
+        name: Option<String>,
+        body: Body,
+    ) -> Result<u64> {
+        let coroutine = match self.pool.iter().rposition(|c| c.stack_size() == stack_size) {
+            Some(i) => {
+                let mut co = self.pool.swap_remove(i);
+                co.rearm(body);
+                co
+            }
+            None => Coroutine::new(stack_size, body)?,
+        };
+        let mut task = Task::new(detached, name);
+        task.coroutine = Some(coroutine);
+        // On failure the coroutine was armed but never run: dropping it is safe.
+        let id = self.tasks.insert(task)?;
+        self.run_queue.push_back(id);
+        Ok(id)
+    }
+
+    fn take_next(&mut self) -> Option<u64> {
+        self.run_queue.pop_front()
+    }
+
+    fn begin_run(&mut self, id: u64) -> Option<Coroutine> {
+        let task = self.tasks.get_mut(id)?;
+        if task.state != State::Runnable {
+            return None;
+        }
+        task.state = State::Running;
+        let co = task.coroutine.take();
+        self.current = id;
+        co
+    }
+
+    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) {
+        self.current = ROOT;
+        match outcome {
+            Resumed::Suspended => {
+                if let Some(task) = self.tasks.get_mut(id) {
+                    task.coroutine = Some(co);
+                }
+            }
+            Resumed::Finished => {
+                if self.pool.len() < STACK_POOL_MAX {
+                    self.pool.push(co); // finished: re-armed by a later spawn
+                }
+                self.finish(id, None);
+            }
+            Resumed::Overflowed => {
+                co.abandon();
+                self.finish(id, Some("overflowed its stack"));
+            }
+        }
+    }
+
+    /// A thread ended: close what it owns, report a failure, hand its status to its joiners.
+    fn finish(&mut self, id: u64, fault: Option<&str>) {
+        let Some(task) = self.tasks.get_mut(id) else {
+            return;
+        };
+        if fault.is_some() {
+            task.status = STATUS_STACK_OVERFLOW;
+        }
+        task.state = State::Done;
+        let status = task.status;
+        let owned = std::mem::take(&mut task.owned);
+        let joiners = std::mem::take(&mut task.joiners);
+        let detached = task.detached;
+        let label = describe(id, task.name.as_deref());
+        for sock in owned {
+            socket::close_in(self, sock);
+        }
+        if let Some(what) = fault {
+            self.reports.push(format!(
+                "greenhub: {label} {what}; it was stopped, the process goes on"
+            ));
+        } else if status != 0 {
+            self.reports
+                .push(format!("greenhub: {label} failed with status {status}"));
+        }
+        let joined = !joiners.is_empty();
+        for waiter in joiners {
+            if let Some(joiner) = self.task_mut(waiter.task) {
+                joiner.value = i64::from(status);
+            }
+            self.wake(waiter, Wake::Ready);
+        }
+        if detached || joined {
+            self.tasks.remove(id);
+        }
+        if self.tasks.len() == 0 && self.root_waits_for_all {
+            self.interrupt(ROOT, Wake::Ready);
+        }
+    }
+
+    /// Registers the running thread as a joiner of `id`. Returns the status at once if `id`
+    /// already ended (and frees its record).
+    pub(crate) fn join_or_wait(&mut self, id: u64) -> Result<std::result::Result<i32, Waiter>> {
+        if id == self.current {
+            return Err(Errno(libc::EDEADLK));
+        }
+        let task = self.tasks.get(id).ok_or(Errno(libc::EBADF))?;
+        if task.detached {
+            return Err(Errno(libc::EINVAL));
+        }
+        if task.state == State::Done {
+            let status = task.status;
+            self.tasks.remove(id);
+            return Ok(Ok(status));
+        }
+        let waiter = self.begin_wait(WaitKind::Internal, None)?;
+        self.tasks
+            .get_mut(id)
+            .expect("checked above")
+            .joiners
+            .push(waiter);
+        Ok(Err(waiter))
+    }
+
+    pub(crate) fn forget_joiner(&mut self, id: u64, waiter: Waiter) {
+        if let Some(task) = self.tasks.get_mut(id) {
+            task.joiners.retain(|w| *w != waiter);
+        }
+    }
+
+    pub(crate) fn kill(&mut self, id: u64) -> Result<()> {
+        if id == ROOT {
+            return Err(Errno(libc::EINVAL));
+        }
+        let task = self.tasks.get_mut(id).ok_or(Errno(libc::EBADF))?;
+        if task.state == State::Done {
+            return Ok(());
+        }
+        task.killed = true;
+        self.interrupt(id, Wake::Cancelled);
+        Ok(())
+    }
+
+    /// One turn of I/O and timers: waits for events only when nothing is runnable.
+    fn poll_once(&mut self) {
+        let timeout = if !self.run_queue.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            if self.timed_waiters == 0 {
+                self.timers.clear();
+            }
+            if self.timed_waiters == 0 && self.external_waiters == 0 {
+                // Nothing outside the hub and no timer can ever make a thread runnable.
+                self.interrupt(ROOT, Wake::Deadlock);
+                return;
+            }
+            self.timers
+                .next()
+                .map(|at| at.saturating_duration_since(Instant::now()))
+        };
+        if let Err(err) = self.poll.poll(&mut self.events, timeout) {
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                self.reports
+                    .push(format!("greenhub: epoll_wait failed: {err}"));
+            }
+        }
+        self.ready.clear();
+        for event in self.events.iter() {
+            let read = event.is_readable() || event.is_read_closed() || event.is_error();
+            let write = event.is_writable() || event.is_write_closed() || event.is_error();
+            self.ready.push((event.token().0, read, write));
+        }
+        for i in 0..self.ready.len() {
+            let (token, read, write) = self.ready[i];
+            if Token(token) == WAKER_TOKEN {
+                for waiter in self.offload.take_done() {
+                    self.wake(waiter, Wake::Ready);
+                }
+            } else {
+                socket::on_ready(self, token as u64, read, write);
+            }
+        }
+        if self.timed_waiters > 0 {
+            let now = Instant::now();
+            while let Some(waiter) = self.timers.pop_expired(now) {
+                self.wake(waiter, Wake::TimedOut);
+            }
+        }
+    }
+}
+
+fn describe(id: u64, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("green thread {id} ({name})"),
+        None => format!("green thread {id}"),
+    }
+}
+
+/// Delivers pending reports outside any hub borrow (a sink may call back into greenhub).
+fn flush_reports() {
+    let reports = with(|h| {
+        if h.reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        h.in_log = true;
+        Ok(std::mem::take(&mut h.reports))
+    })
+    .unwrap_or_default();
+    if reports.is_empty() {
+        return;
+    }
+    for line in &reports {
+        crate::log::emit(line);
+    }
+    let _ = with(|h| {
+        h.in_log = false;
+        Ok(())
+    });
+}
+
+/// Runs one green thread until it blocks, yields or ends.
+fn run_task(id: u64) {
+    let Ok(Some(mut co)) = with(|h| Ok(h.begin_run(id))) else {
+        return;
+    };
+    let outcome = co.resume();
+    let _ = with(|h| {
+        h.end_run(id, co, outcome);
+        Ok(())
+    });
+    flush_reports();
+}
+
+/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
+fn run_until_root_runs() {
+    loop {
+        let batch = with(|h| Ok(h.run_queue.len())).unwrap_or(0);
+        for _ in 0..batch {
+            match with(|h| Ok(h.take_next())).ok().flatten() {
+                Some(ROOT) => return,
+                Some(id) => run_task(id),
+                None => break,
+            }
+        }
+        let _ = with(|h| {
+            h.poll_once();
+            Ok(())
+        });
+        flush_reports();
+    }
+}
+
+/// Suspends the running thread until `waiter` is woken; the root runs the loop meanwhile.
+pub(crate) fn wait(waiter: Waiter) -> Result<()> {
+    if waiter.task == ROOT {
+        run_until_root_runs();
+    } else {
+        coroutine::suspend();
+    }
+    with(|h| h.end_wait())
+}
+
+/// Lets every other runnable thread run once.
+pub(crate) fn yield_now() -> Result<()> {
+    let me = with(|h| {
+        h.requeue_current()?;
+        Ok(h.current)
+    })?;
+    if me == ROOT {
+        run_until_root_runs();
+    } else {
+        coroutine::suspend();
+    }
+    with(|h| h.end_wait())
+}
+
+/// Root only: runs until every green thread has ended.
+pub(crate) fn run_all() -> Result<()> {
+    let waiter = with(|h| {
+        if h.current != ROOT {
+            return Err(Errno(libc::EDEADLK)); // a green thread would wait for itself
+        }
+        if h.tasks.len() == 0 {
+            return Ok(None);
+        }
+        h.root_waits_for_all = true;
+        h.begin_wait(WaitKind::Internal, None).map(Some)
+    });
+    let waiter = match waiter {
+        Ok(Some(w)) => w,
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let result = wait(waiter);
+    let _ = with(|h| {
+        h.root_waits_for_all = false;
+        Ok(())
+    });
+    result
+}

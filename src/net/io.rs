@@ -1,0 +1,80 @@
+//! Data transfer on connected sockets.
+
+use std::os::fd::RawFd;
+
+use super::socket::{self, retry_io, Direction};
+use crate::error::{Errno, Result};
+use crate::hub;
+use crate::sys;
+
+/// Receives up to `buf.len()` bytes (buffered bytes first); `Ok(0)` means end of stream.
+pub fn recv(id: u64, buf: &mut [u8]) -> Result<usize> {
+    if buf.is_empty() {
+        return hub::with(|h| socket::get(h, id).map(|_| 0));
+    }
+    retry_io(id, Direction::Read, |s| {
+        if !s.rbuf.is_empty() {
+            return Ok(s.rbuf.take_into(buf));
+        }
+        sys::recv(s.raw(), buf)
+    })
+}
+
+/// Sends some of `buf` (at least one byte unless it is empty); never raises SIGPIPE.
+pub fn send(id: u64, buf: &[u8]) -> Result<usize> {
+    if buf.is_empty() {
+        return hub::with(|h| socket::get(h, id).map(|_| 0));
+    }
+    retry_io(id, Direction::Write, |s| sys::send(s.raw(), buf))
+}
+
+/// Sends all of `buf`.
+pub fn sendall(id: u64, buf: &[u8]) -> Result<()> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        sent += send(id, &buf[sent..])?;
+    }
+    if buf.is_empty() {
+        hub::with(|h| socket::get(h, id).map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Reads up to and including `delim` into `out`. A piece longer than `out` comes back as
+/// `out.len()` bytes; at end of stream whatever is left comes back, then `Ok(0)`.
+pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
+    if delim.is_empty() || out.is_empty() {
+        return Err(Errno(libc::EINVAL));
+    }
+    retry_io(id, Direction::Read, |s| loop {
+        if let Some(n) = s.rbuf.take_until(delim, out) {
+            return Ok(n);
+        }
+        let want = s.rbuf.next_read_size(out.len());
+        let fd = s.raw();
+        if sys::recv_append(fd, s.rbuf.spare(), want)? == 0 {
+            // End of stream: hand out the unterminated rest (or 0 when nothing is left).
+            return Ok(s.rbuf.take_into(out));
+        }
+    })
+}
+
+/// Sends `count` bytes of file `fd` from `offset` without copying them through user space.
+/// Returns the bytes sent, fewer than `count` only when the file ended first.
+pub fn sendfile(id: u64, fd: RawFd, offset: i64, count: usize) -> Result<usize> {
+    if fd < 0 || offset < 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut offset = offset;
+    let mut sent = 0;
+    while sent < count {
+        let n = retry_io(id, Direction::Write, |s| {
+            sys::sendfile(s.raw(), fd, &mut offset, count - sent)
+        })?;
+        if n == 0 {
+            break;
+        }
+        sent += n;
+    }
+    Ok(sent)
+}

@@ -1,0 +1,19 @@
+//! Green TCP sockets: every call looks like a blocking socket call, but only the calling green
+//! thread waits; the hub serves the others meanwhile.
+
+mod addr;
+mod buffer;
+mod io;
+pub(crate) mod socket;
+mod tcp;
+
+pub use addr::resolve;
+pub use io::{read_until, recv, send, sendall, sendfile};
+pub use socket::{
+    close, fileno, get_option, give, local_addr, peer_addr, set_option, set_timeout, shutdown,
+    timeout,
+};
+pub use tcp::{accept, connect, listen};
+
+/// A green socket handle.
+pub type SocketId = u64;

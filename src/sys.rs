@@ -1,0 +1,346 @@
+//! Thin safe wrappers over the system calls the runtime needs. Every `unsafe` block of the
+//! networking core lives here. Each wrapper retries EINTR, so callers never see it.
+
+use std::mem::{self, MaybeUninit};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use crate::error::{Errno, Result};
+
+/// Runs `f` until it returns something other than -1/EINTR.
+fn retry<T: PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> Result<T> {
+    loop {
+        let r = f();
+        if r != T::from(-1) {
+            return Ok(r);
+        }
+        let err = Errno::last();
+        if err.0 != libc::EINTR {
+            return Err(err);
+        }
+    }
+}
+
+pub(crate) fn socket(family: libc::c_int) -> Result<OwnedFd> {
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain system call with integer arguments.
+    let fd = retry(|| unsafe { libc::socket(family, flags, 0) })?;
+    // SAFETY: `fd` was just returned by socket(2), is valid and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub(crate) fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> Result<()> {
+    set_option(fd, level, name, &value.to_ne_bytes())
+}
+
+pub(crate) fn set_option(fd: RawFd, level: i32, name: i32, value: &[u8]) -> Result<()> {
+    let len = libc::socklen_t::try_from(value.len()).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `value` is valid for reads of `len` bytes for the duration of the call.
+    retry(|| unsafe { libc::setsockopt(fd, level, name, value.as_ptr().cast(), len) })?;
+    Ok(())
+}
+
+/// Reads an option into `out`; returns how many bytes the kernel wrote.
+pub(crate) fn get_option(fd: RawFd, level: i32, name: i32, out: &mut [u8]) -> Result<usize> {
+    let mut len = libc::socklen_t::try_from(out.len()).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `out` is valid for writes of `len` bytes; the kernel updates `len`.
+    retry(|| unsafe { libc::getsockopt(fd, level, name, out.as_mut_ptr().cast(), &mut len) })?;
+    Ok(len as usize)
+}
+
+/// The pending error of a socket (SO_ERROR), e.g. the outcome of a non-blocking connect.
+pub(crate) fn take_socket_error(fd: RawFd) -> Result<i32> {
+    let mut buf = [0u8; 4];
+    get_option(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut buf)?;
+    Ok(i32::from_ne_bytes(buf))
+}
+
+pub(crate) fn bind(fd: RawFd, addr: &SocketAddr) -> Result<()> {
+    let (storage, len) = to_sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
+    retry(|| unsafe { libc::bind(fd, ptr::addr_of!(storage).cast(), len) })?;
+    Ok(())
+}
+
+pub(crate) fn listen(fd: RawFd, backlog: i32) -> Result<()> {
+    // SAFETY: plain system call with integer arguments.
+    retry(|| unsafe { libc::listen(fd, backlog) })?;
+    Ok(())
+}
+
+/// Starts a non-blocking connect; `Err(EINPROGRESS)` means "wait for writable".
+pub(crate) fn connect(fd: RawFd, addr: &SocketAddr) -> Result<()> {
+    let (storage, len) = to_sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
+    retry(|| unsafe { libc::connect(fd, ptr::addr_of!(storage).cast(), len) })?;
+    Ok(())
+}
+
+pub(crate) fn accept(fd: RawFd) -> Result<(OwnedFd, SocketAddr)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: `storage` is valid for writes of `len` bytes; the kernel updates `len`.
+    let new = retry(|| unsafe { libc::accept4(fd, storage.as_mut_ptr().cast(), &mut len, flags) })?;
+    // SAFETY: `new` was just returned by accept4(2) and is owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    // SAFETY: the kernel initialised `len` bytes of the zeroed storage.
+    let addr = from_sockaddr(unsafe { &storage.assume_init() }).ok_or(Errno(libc::EAFNOSUPPORT))?;
+    Ok((owned, addr))
+}
+
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    let n = retry(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
+/// Receives at most `max` bytes into the spare capacity of `buf` (no zero-filling).
+pub(crate) fn recv_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
+    buf.reserve(max);
+    let spare = &mut buf.spare_capacity_mut()[..max];
+    // SAFETY: `spare` is valid for writes of `spare.len()` bytes.
+    let n = retry(|| unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), spare.len(), 0) })?;
+    let n = n as usize;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Result<usize> {
+    // MSG_NOSIGNAL: a peer that went away gives EPIPE, never SIGPIPE.
+    let flags = libc::MSG_NOSIGNAL;
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    let n = retry(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) })?;
+    Ok(n as usize)
+}
+
+/// Zero-copy file to socket; advances `offset`. sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is
+/// blocked around the call and a SIGPIPE it raised is consumed before unblocking.
+pub(crate) fn sendfile(out: RawFd, file: RawFd, offset: &mut i64, count: usize) -> Result<usize> {
+    let mut off: libc::off_t = *offset;
+    let mut pipe = MaybeUninit::<libc::sigset_t>::zeroed();
+    let mut old = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: the sets are valid sigset_t storage; this changes only the calling thread's mask.
+    unsafe {
+        libc::sigemptyset(pipe.as_mut_ptr());
+        libc::sigaddset(pipe.as_mut_ptr(), libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, pipe.as_ptr(), old.as_mut_ptr());
+    }
+    // SAFETY: `off` is a valid off_t the kernel reads and updates.
+    let n = retry(|| unsafe { libc::sendfile(out, file, &mut off, count) });
+    if n == Err(Errno(libc::EPIPE)) {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: takes a pending SIGPIPE off this thread without waiting; valid pointers.
+        unsafe { libc::sigtimedwait(pipe.as_ptr(), ptr::null_mut(), &zero) };
+    }
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
+    *offset = off;
+    Ok(n? as usize)
+}
+
+pub(crate) fn shutdown(fd: RawFd, how: i32) -> Result<()> {
+    // SAFETY: plain system call with integer arguments.
+    retry(|| unsafe { libc::shutdown(fd, how) })?;
+    Ok(())
+}
+
+pub(crate) fn local_addr(fd: RawFd) -> Result<SocketAddr> {
+    name_of(fd, libc::getsockname)
+}
+
+pub(crate) fn peer_addr(fd: RawFd) -> Result<SocketAddr> {
+    name_of(fd, libc::getpeername)
+}
+
+type NameFn = unsafe extern "C" fn(RawFd, *mut libc::sockaddr, *mut libc::socklen_t) -> i32;
+
+fn name_of(fd: RawFd, f: NameFn) -> Result<SocketAddr> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` is valid for writes of `len` bytes; `f` is getsockname or getpeername.
+    retry(|| unsafe { f(fd, storage.as_mut_ptr().cast(), &mut len) })?;
+    // SAFETY: zeroed, then filled in by the kernel.
+    from_sockaddr(unsafe { &storage.assume_init() }).ok_or(Errno(libc::EAFNOSUPPORT))
+}
+
+fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in.
+            unsafe { ptr::write(ptr::addr_of_mut!(storage).cast(), sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in6.
+            unsafe { ptr::write(ptr::addr_of_mut!(storage).cast(), sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin: &libc::sockaddr_in = unsafe { &*ptr::from_ref(storage).cast() };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6: &libc::sockaddr_in6 = unsafe { &*ptr::from_ref(storage).cast() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Checks that a coroutine stack of `size` bytes (plus its guard page) can be mapped right now,
+/// so the `generator` crate's allocation, which panics on failure, will not fail.
+pub(crate) fn probe_stack_mapping(size: usize) -> Result<()> {
+    let page = page_size();
+    let total = size.checked_add(2 * page).ok_or(Errno(libc::ENOMEM))?;
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK;
+    // SAFETY: anonymous mapping at an address of the kernel's choosing; unmapped below.
+    let p = unsafe { libc::mmap(ptr::null_mut(), total, prot, flags, -1, 0) };
+    if p == libc::MAP_FAILED {
+        return Err(Errno(libc::ENOMEM));
+    }
+    // The guard page splits the mapping in two: this is where vm.max_map_count bites.
+    // SAFETY: `p` is the start of the mapping just created, at least one page long.
+    let guarded = unsafe { libc::mprotect(p, page, libc::PROT_NONE) } == 0;
+    // SAFETY: unmaps exactly the mapping created above.
+    unsafe { libc::munmap(p, total) };
+    if guarded {
+        Ok(())
+    } else {
+        Err(Errno(libc::ENOMEM))
+    }
+}
+
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// An alternate signal stack for this OS thread, so the coroutine crate's guard-page handler
+/// (installed with SA_ONSTACK) can run when a green thread overflows its stack. Kept for the
+/// thread's life; released when the thread exits.
+pub(crate) fn ensure_signal_stack() {
+    thread_local! {
+        static ALT: AltStack = AltStack::install();
+    }
+    ALT.with(|_| {});
+}
+
+struct AltStack {
+    mapping: *mut libc::c_void,
+    size: usize,
+}
+
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+impl AltStack {
+    fn install() -> AltStack {
+        let none = AltStack {
+            mapping: ptr::null_mut(),
+            size: 0,
+        };
+        let mut old = MaybeUninit::<libc::stack_t>::zeroed();
+        // SAFETY: queries the current alternate stack into `old`.
+        if unsafe { libc::sigaltstack(ptr::null(), old.as_mut_ptr()) } != 0 {
+            return none;
+        }
+        // SAFETY: sigaltstack filled `old` in.
+        if unsafe { old.assume_init() }.ss_flags & libc::SS_DISABLE == 0 {
+            return none; // the thread already has one (Rust's std, Python's faulthandler, ...)
+        }
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        // SAFETY: anonymous mapping at an address of the kernel's choosing.
+        let p = unsafe { libc::mmap(ptr::null_mut(), ALT_STACK_SIZE, prot, flags, -1, 0) };
+        if p == libc::MAP_FAILED {
+            return none;
+        }
+        let st = libc::stack_t {
+            ss_sp: p,
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        // SAFETY: `st` describes a live mapping of ALT_STACK_SIZE bytes owned by this struct.
+        if unsafe { libc::sigaltstack(&st, ptr::null_mut()) } != 0 {
+            // SAFETY: unmaps the mapping created above, which nobody uses.
+            unsafe { libc::munmap(p, ALT_STACK_SIZE) };
+            return none;
+        }
+        AltStack {
+            mapping: p,
+            size: ALT_STACK_SIZE,
+        }
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        if self.mapping.is_null() {
+            return;
+        }
+        let off = libc::stack_t {
+            ss_sp: ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: disables the alternate stack before its memory goes away; this runs at thread
+        // exit, outside any signal handler.
+        unsafe {
+            libc::sigaltstack(&off, ptr::null_mut());
+            libc::munmap(self.mapping, self.size);
+        }
+    }
+}
+
+/// Borrowed raw fd of an owned one (for readability at call sites).
+pub(crate) fn raw(fd: &OwnedFd) -> RawFd {
+    fd.as_raw_fd()
+}
