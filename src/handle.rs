@@ -29,7 +29,6 @@ pub(crate) struct Table<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     tag: u64,
-    len: usize,
 }
 
 impl<T> Table<T> {
@@ -40,7 +39,6 @@ impl<T> Table<T> {
             slots: Vec::new(),
             free: Vec::new(),
             tag,
-            len: 0,
         }
     }
 
@@ -61,7 +59,6 @@ impl<T> Table<T> {
         };
         let slot = &mut self.slots[index];
         slot.value = Some(value);
-        self.len += 1;
         Ok(self.tag | (slot.generation << INDEX_BITS) | index as u64)
     }
 
@@ -92,12 +89,7 @@ impl<T> Table<T> {
         // Generation 0 is never issued, so a zero handle can never match.
         slot.generation = (slot.generation % GEN_MASK) + 1;
         self.free.push(index as u32);
-        self.len -= 1;
         slot.value.take()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 }
 
@@ -122,6 +114,5 @@ mod tests {
         assert!(a.get(h).is_none());
         assert_eq!(a.get(h2), Some(&8));
         assert!(a.get(0).is_none() && a.get(u64::MAX).is_none());
-        assert_eq!(a.len(), 1);
     }
 }

@@ -132,6 +132,8 @@ pub(crate) struct Hub {
     timers: crate::timer::Timers,
     timed_waiters: usize,
     external_waiters: usize,
+    /// Threads that have not ended yet (ended but unjoined ones keep a record, not a place here).
+    live: usize,
     root_waits_for_all: bool,
     in_log: bool,
     pub(crate) poll: Poll,
@@ -176,6 +178,7 @@ impl Hub {
             timers: Default::default(),
             timed_waiters: 0,
             external_waiters: 0,
+            live: 0,
             root_waits_for_all: false,
             in_log: false,
             poll,
@@ -345,6 +348,7 @@ impl Hub {
         task.coroutine = Some(coroutine);
         // On failure the coroutine was armed but never run: dropping it is safe.
         let id = self.tasks.insert(task)?;
+        self.live += 1;
         self.run_queue.push_back(id);
         Ok(id)
     }
@@ -394,6 +398,7 @@ impl Hub {
             task.status = STATUS_STACK_OVERFLOW;
         }
         task.state = State::Done;
+        self.live -= 1;
         let status = task.status;
         let owned = std::mem::take(&mut task.owned);
         let joiners = std::mem::take(&mut task.joiners);
@@ -420,7 +425,7 @@ impl Hub {
         if detached || joined {
             self.tasks.remove(id);
         }
-        if self.tasks.len() == 0 && self.root_waits_for_all {
+        if self.live == 0 && self.root_waits_for_all {
             self.interrupt(ROOT, Wake::Ready);
         }
     }
@@ -607,7 +612,7 @@ pub(crate) fn run_all() -> Result<()> {
         if h.current != ROOT {
             return Err(Errno(libc::EDEADLK)); // a green thread would wait for itself
         }
-        if h.tasks.len() == 0 {
+        if h.live == 0 {
             return Ok(None);
         }
         h.root_waits_for_all = true;
