@@ -210,7 +210,8 @@ int gh_gettimeout(gh_sock s, int64_t *ms);
 
 /**
  * Hands ownership of the socket to green thread `t` (0: the root, which never closes it on
- * its own): the socket is closed when `t` ends. EBADF if either handle is not live.
+ * its own): the socket is closed when `t` ends. EBADF if the socket is not live or `t` has
+ * ended.
  */
 int gh_sock_give(gh_sock s, gh_thread t);
 

@@ -26,15 +26,13 @@ pub(crate) enum Resumed {
     Overflowed,
 }
 
-/// A body run on a coroutine stack.
-pub(crate) type Body = Box<dyn FnOnce()>;
-
 /// `generator` wants `Send` bodies because a generator may be moved across threads; ours never
 /// leave the hub's OS thread (`Coroutine` is `!Send`), so the bound is met by construction.
-struct HubLocal(Body);
+/// The body is stored on the coroutine's own stack: spawning allocates nothing on the heap.
+struct HubLocal<F>(F);
 // SAFETY: the body is only ever run by the coroutine it was given to, and a `Coroutine` is
 // `!Send` (see `_not_send`), so the body runs on the OS thread that created it.
-unsafe impl Send for HubLocal {}
+unsafe impl<F> Send for HubLocal<F> {}
 
 pub(crate) struct Coroutine {
     gen: ManuallyDrop<Generator<'static, (), ()>>,
@@ -50,7 +48,7 @@ impl Coroutine {
     /// Maps a new stack of `stack_size` bytes and arms it with `body`.
     ///
     /// Fails with ENOMEM (instead of the crate's panic) when the stack cannot be mapped.
-    pub(crate) fn new(stack_size: usize, body: Body) -> Result<Coroutine> {
+    pub(crate) fn new<F: FnOnce() + 'static>(stack_size: usize, body: F) -> Result<Coroutine> {
         crate::sys::ensure_signal_stack();
         crate::sys::probe_stack_mapping(stack_size)?;
         let words = stack_size / std::mem::size_of::<usize>();
@@ -73,7 +71,7 @@ impl Coroutine {
     }
 
     /// Re-arms a finished coroutine with a new body, reusing its stack (no system call).
-    pub(crate) fn rearm(&mut self, body: Body) {
+    pub(crate) fn rearm<F: FnOnce() + 'static>(&mut self, body: F) {
         debug_assert!(
             self.gen.is_done(),
             "only a finished coroutine can be re-armed"
@@ -118,7 +116,7 @@ impl Drop for Coroutine {
     }
 }
 
-fn run_body(body: HubLocal) {
+fn run_body<F: FnOnce()>(body: HubLocal<F>) {
     (body.0)();
 }
 
@@ -151,28 +149,25 @@ mod tests {
     fn suspend_resume_finish_and_rearm() {
         let log = Rc::new(Cell::new(0));
         let l = log.clone();
-        let mut co = Coroutine::new(
-            64 * 1024,
-            Box::new(move || {
-                l.set(1);
-                suspend();
-                l.set(2);
-            }),
-        )
+        let mut co = Coroutine::new(64 * 1024, move || {
+            l.set(1);
+            suspend();
+            l.set(2);
+        })
         .unwrap();
         assert_eq!(co.resume(), Resumed::Suspended);
         assert_eq!(log.get(), 1);
         assert_eq!(co.resume(), Resumed::Finished);
         assert_eq!(log.get(), 2);
         let l = log.clone();
-        co.rearm(Box::new(move || l.set(3)));
+        co.rearm(move || l.set(3));
         assert_eq!(co.resume(), Resumed::Finished);
         assert_eq!(log.get(), 3);
     }
 
     #[test]
     fn impossible_stack_is_enomem() {
-        let err = Coroutine::new(1 << 46, Box::new(|| {})).err();
+        let err = Coroutine::new(1 << 46, || {}).err();
         assert_eq!(err, Some(Errno(libc::ENOMEM)));
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
-use crate::coroutine::{self, Body, Coroutine, Resumed};
+use crate::coroutine::{self, Coroutine, Resumed};
 use crate::error::{Errno, Result};
 use crate::handle::{Kind, Table};
 use crate::net::socket::{self, Socket};
@@ -207,6 +207,11 @@ impl Hub {
         }
     }
 
+    /// True for the root and for green threads that have not ended.
+    pub(crate) fn is_alive(&self, id: u64) -> bool {
+        self.task(id).is_some_and(|t| t.state != State::Done)
+    }
+
     pub(crate) fn current_task(&mut self) -> &mut Task {
         let id = self.current;
         self.task_mut(id).expect("the running thread has a record")
@@ -329,12 +334,12 @@ impl Hub {
     }
 
     /// Creates a green thread that runs `body` the next time the running thread blocks.
-    pub(crate) fn spawn(
+    pub(crate) fn spawn<F: FnOnce() + 'static>(
         &mut self,
         stack_size: usize,
         detached: bool,
         name: Option<String>,
-        body: Body,
+        body: F,
     ) -> Result<u64> {
         let coroutine = match self.pool.iter().rposition(|c| c.stack_size() == stack_size) {
             Some(i) => {

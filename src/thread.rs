@@ -54,7 +54,7 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
         None => default_stack_size(),
     };
     let name = opts.name.map(|n| truncate_name(&n));
-    let body = Box::new(move || {
+    let body = move || {
         let status = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(status) => status,
             Err(payload) => match payload.downcast::<ExitUnwind>() {
@@ -70,7 +70,7 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
             h.current_task().status = status;
             Ok(())
         });
-    });
+    };
     hub::with(|h| {
         if let Some(sock) = opts.socket {
             h.sockets.get(sock).ok_or(Errno(libc::EBADF))?;

@@ -251,7 +251,8 @@ pub extern "C" fn gh_gettimeout(s: gh_sock, ms: *mut i64) -> c_int {
 }
 
 /// Hands ownership of the socket to green thread `t` (0: the root, which never closes it on
-/// its own): the socket is closed when `t` ends. EBADF if either handle is not live.
+/// its own): the socket is closed when `t` ends. EBADF if the socket is not live or `t` has
+/// ended.
 #[no_mangle]
 pub extern "C" fn gh_sock_give(s: gh_sock, t: gh_thread) -> c_int {
     call(-1, || net::give(handle(s)?, handle(t)?).map(|()| 0))

@@ -62,7 +62,10 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
 /// Sends `count` bytes of file `fd` from `offset` without copying them through user space.
 /// Returns the bytes sent, fewer than `count` only when the file ended first.
 pub fn sendfile(id: u64, fd: RawFd, offset: i64, count: usize) -> Result<usize> {
-    if fd < 0 || offset < 0 {
+    if fd < 0 {
+        return Err(Errno(libc::EBADF));
+    }
+    if offset < 0 {
         return Err(Errno(libc::EINVAL));
     }
     let mut offset = offset;

@@ -167,13 +167,14 @@ pub fn close(id: u64) -> Result<()> {
 }
 
 /// Hands ownership of `id` to green thread `to` (the root with 0): it is closed when `to` ends.
+/// EBADF if `to` has already ended.
 pub fn give(id: u64, to: u64) -> Result<()> {
     hub::with(|h| give_in(h, id, to))
 }
 
 pub(crate) fn give_in(h: &mut Hub, id: u64, to: u64) -> Result<()> {
-    if h.task(to).is_none() {
-        return Err(Errno(libc::EBADF));
+    if !h.is_alive(to) {
+        return Err(Errno(libc::EBADF)); // an ended thread would never close it
     }
     let from = get(h, id)?.owner;
     if from == to {

@@ -46,8 +46,7 @@ static void send_line(char kind, const char *msg) {
     ssize_t w = write(report_fd, line, (size_t)n); /* < PIPE_BUF: atomic */
     (void)w;
   } else if (kind == 'N') {
-    printf("# %s: %.*s", cur_name, n - 2, line + 2);
-    printf("\n");
+    printf("# %s: %.*s\n", cur_name, n - 3, line + 2);
   } else if (kind == 'F' && cur_failures > 1 && nofork_extra_printed < 20) {
     nofork_extra_printed++;
     printf("#   also failed: %.*s\n", n - 3, line + 2);
@@ -386,6 +385,11 @@ static int selected(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* Helper mode for the stack_size_from_env test: print the initial default and exit. */
+  if (argc == 2 && strcmp(argv[1], "--print-stack-size") == 0) {
+    printf("%zu\n", gh_get_stack_size());
+    return 0;
+  }
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *nf = getenv("GH_TEST_NOFORK");
   int nofork = nf && *nf && strcmp(nf, "0") != 0;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 
 /* Bounds a test's root-level blocking calls: a bug gives ETIMEDOUT (a failure), not a hang. */
 #define ROOT_DEADLINE_MS 10000
@@ -380,6 +381,12 @@ static void test_sleep_in_root(void) {
   CHECKF(t2 - t1 < 500, "gh_sleep(20) in the root took %.1f ms", t2 - t1);
 }
 
+static void test_sleep_negative_einval(void) {
+  CHECK_ERR(gh_sleep(-1), EINVAL);
+  CHECK_ERR(gh_sleep(INT64_MIN), EINVAL);
+  CHECK_EQ(gh_sleep(1), 0);
+}
+
 static void test_spawn_null_einval(void) {
   int dummy = 0;
   CHECK_ERR(gh_spawn(NULL, &dummy), EINVAL);
@@ -388,6 +395,34 @@ static void test_spawn_null_einval(void) {
   opts_init(&o);
   CHECK_ERR(gh_spawn_ex(NULL, &dummy, &o), EINVAL);
   CHECK_EQ(gh_run(), 0);
+}
+
+static void test_spawn_ex_options(void) {
+  /* NULL opts: the defaults (joinable). */
+  gh_thread t = gh_spawn_ex(return_arg, (void *)(intptr_t)21, NULL);
+  REQUIRE(t > 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int st = -1;
+  CHECK_EQ(gh_join(t, &st), 0);
+  CHECK_EQ(st, 21);
+  /* join with a NULL status pointer */
+  t = gh_spawn(return_arg, (void *)(intptr_t)22);
+  REQUIRE(t > 0);
+  CHECK_EQ(gh_join(t, NULL), 0);
+  CHECK_ERR(gh_join(t, NULL), EBADF);
+  gh_spawn_opts o;
+  opts_init(&o);
+  int flag = 0;
+  o.stack_size = 1; /* below 16 KiB */
+  CHECK_ERR(gh_spawn_ex(set_flag, &flag, &o), EINVAL);
+  o.stack_size = 16 * 1024 - 1;
+  CHECK_ERR(gh_spawn_ex(set_flag, &flag, &o), EINVAL);
+  opts_init(&o);
+  o.name = "\xff\xfe bad utf-8";
+  CHECK_ERR(gh_spawn_ex(set_flag, &flag, &o), EINVAL);
+  CHECK_EQ(gh_run(), 0);
+  CHECKF(flag == 0, "a rejected spawn ran its function");
+  gh_deadline_pop();
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -448,7 +483,14 @@ static void test_thread_names(void) {
   CHECK_EQ(gh_get_name(t, buf, sizeof buf), 0);
   size_t ln = strnlen(buf, sizeof buf);
   CHECKF(ln == 31, "a 40-byte name came back with %zu bytes (want 31)", ln);
+  CHECK_ERR(gh_set_name(t, NULL), EINVAL);
+  CHECK_ERR(gh_set_name(t, "\xc3\x28 not utf-8"), EINVAL);
   CHECK_EQ(gh_set_name(t, "final"), 0);
+  /* The root (0) can be named too. */
+  CHECK_EQ(gh_set_name(0, "main-root"), 0);
+  memset(buf, '#', sizeof buf);
+  CHECK_EQ(gh_get_name(0, buf, sizeof buf), 0);
+  CHECKF(strcmp(buf, "main-root") == 0, "root name \"%.63s\"", buf);
 
   gh_deadline_push(ROOT_DEADLINE_MS);
   int st = -1;
@@ -478,6 +520,7 @@ static void test_thread_names(void) {
 struct killed {
   int rc1, err1;
   int rc2, err2;
+  int rc3, err3;
   double slept;
   int loops;
 };
@@ -492,13 +535,18 @@ static int kill_victim_sleep(void *arg) {
   errno = 0;
   k->rc2 = gh_sleep(1); /* later blocking calls fail too */
   k->err2 = errno;
+  errno = 0;
+  k->rc3 = gh_yield();
+  k->err3 = errno;
   /* A loop that only ends when blocking calls fail must end. */
   while (gh_sleep(1000) == 0 && k->loops < 5) k->loops++;
   return 5;
 }
 
 static void test_kill_sleeping_thread(void) {
-  struct killed k = {-2, 0, -2, 0, 0, 0};
+  struct killed k;
+  memset(&k, 0, sizeof k);
+  k.rc1 = k.rc2 = k.rc3 = -2;
   gh_thread t = gh_spawn(kill_victim_sleep, &k);
   REQUIRE(t > 0);
   CHECK_EQ(gh_sleep(0), 0); /* let it start and block */
@@ -515,6 +563,8 @@ static void test_kill_sleeping_thread(void) {
   CHECKF(k.rc2 == -1 && k.err2 == ECANCELED,
          "a blocking call after the kill: got %d errno=%s, want ECANCELED", k.rc2,
          th_errname(k.err2));
+  CHECKF(k.rc3 == -1 && k.err3 == ECANCELED, "gh_yield after the kill: got %d errno=%s, want "
+         "ECANCELED", k.rc3, th_errname(k.err3));
   CHECK_EQ(k.loops, 0);
   CHECKF(st == 5, "status of the killed thread: %d, want 5 (what it returned)", st);
   CHECKF(took < 500, "kill + join took %.1f ms", took);
@@ -593,10 +643,14 @@ static void test_kill_thread_blocked_in_join(void) {
 static void test_kill_garbage_and_finished(void) {
   CHECK_ERR(gh_kill(0x7fffffff), EBADF);
   CHECK_ERR(gh_kill(-3), EBADF);
+  CHECK_ERR(gh_kill(0), EINVAL); /* the root */
   gh_thread t = gh_spawn(return_arg, (void *)(intptr_t)1);
   REQUIRE(t > 0);
-  int st;
+  CHECK_EQ(gh_sleep(5), 0); /* it ends, not joined yet */
+  CHECK_EQ(gh_kill(t), 0);  /* killing an ended thread does nothing */
+  int st = -1;
   CHECK_EQ(gh_join(t, &st), 0);
+  CHECK_EQ(st, 1);
   CHECK_ERR(gh_kill(t), EBADF);
 }
 
@@ -785,6 +839,54 @@ static void test_stack_size_setting(void) {
   gh_deadline_pop();
   CHECK_EQ(gh_set_stack_size(old), 0);
   CHECK_EQ(gh_get_stack_size(), old);
+}
+
+/* Runs this test binary again as "--print-stack-size" with GREENHUB_STACK_SIZE set to value
+ * (NULL: unset); returns what it printed (gh_get_stack_size()), or 0 on error. */
+static size_t stack_size_in_child(const char *value) {
+  int fds[2];
+  if (pipe(fds) != 0) return 0;
+  pid_t pid = fork();
+  if (pid < 0) return 0;
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    if (value)
+      setenv("GREENHUB_STACK_SIZE", value, 1);
+    else
+      unsetenv("GREENHUB_STACK_SIZE");
+    char *args[] = {(char *)"test_api", (char *)"--print-stack-size", NULL};
+    execv("/proc/self/exe", args);
+    _exit(127);
+  }
+  close(fds[1]);
+  char out[64] = "";
+  size_t len = 0;
+  ssize_t n;
+  while (len < sizeof out - 1 && (n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+    len += (size_t)n;
+  out[len] = '\0';
+  close(fds[0]);
+  int wst;
+  waitpid(pid, &wst, 0);
+  return (size_t)strtoull(out, NULL, 10);
+}
+
+static void test_stack_size_from_env(void) {
+  size_t def = stack_size_in_child(NULL);
+  CHECKF(def == 128 * 1024, "default stack size without GREENHUB_STACK_SIZE: %zu, want 131072",
+         def);
+  size_t k = stack_size_in_child("300k");
+  CHECKF(k == 300 * 1024, "GREENHUB_STACK_SIZE=300k: %zu, want 307200", k);
+  size_t m = stack_size_in_child("1m");
+  CHECKF(m == 1024 * 1024, "GREENHUB_STACK_SIZE=1m: %zu, want 1048576", m);
+  size_t b = stack_size_in_child("65536");
+  CHECKF(b == 65536, "GREENHUB_STACK_SIZE=65536: %zu, want 65536", b);
+  size_t bad = stack_size_in_child("lots");
+  th_note("GREENHUB_STACK_SIZE=lots gives %zu; =1000 (below 16 KiB) gives %zu", bad,
+          stack_size_in_child("1000"));
+  CHECKF(bad >= 16 * 1024, "an unparsable GREENHUB_STACK_SIZE gave a default of %zu", bad);
 }
 
 static volatile int recurse_limit = INT_MAX;
@@ -1242,12 +1344,53 @@ static void test_log_callback(void) {
   gh_deadline_pop();
 }
 
+struct blocking_log {
+  int calls;
+  int rc, err;
+  int yield_rc, yield_err;
+};
+
+static void blocking_log_cb(void *ctx, const char *line) {
+  struct blocking_log *b = ctx;
+  (void)line;
+  if (b->calls++ == 0) {
+    errno = 0;
+    b->rc = gh_sleep(1);
+    b->err = errno;
+  }
+}
+
+static void test_log_callback_must_not_block(void) {
+  static struct blocking_log b;
+  memset(&b, 0, sizeof b);
+  b.rc = -2;
+  gh_set_log(blocking_log_cb, &b);
+  gh_thread t = gh_spawn(return_arg, (void *)(intptr_t)3);
+  REQUIRE(t > 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int st;
+  CHECK_EQ(gh_join(t, &st), 0);
+  CHECK_EQ(gh_run(), 0);
+  gh_deadline_pop();
+  gh_set_log(NULL, NULL);
+  CHECKF(b.calls >= 1, "the log callback was not called for a thread returning 3");
+  CHECKF(b.rc == -1 && b.err == EDEADLK,
+         "gh_sleep inside the log callback: %d errno=%s, want EDEADLK", b.rc, th_errname(b.err));
+  /* The hub still works. */
+  CHECK_EQ(gh_sleep(1), 0);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* many threads                                                                               */
 
+static int many_sleep_errno[5000];
+
 static int many_body(void *arg) {
   int i = (int)(intptr_t)arg;
-  if (gh_sleep(1) != 0) return -1;
+  if (gh_sleep(1) != 0) {
+    many_sleep_errno[i] = errno;
+    return -1;
+  }
   if (i % 2) gh_exit(i % 1000 + 1);
   return i % 1000 + 1;
 }
@@ -1281,8 +1424,9 @@ static void test_many_threads_5000(void) {
   }
   gh_deadline_pop();
   CHECK_EQ(joined, N);
-  CHECKF(bad == 0, "%d wrong statuses (first: thread #%d reported %d, want %d)", bad, first_bad,
-         first_st, first_bad % 1000 + 1);
+  CHECKF(bad == 0, "%d wrong statuses (first: thread #%d reported %d, want %d; -1 = its "
+         "gh_sleep(1) failed with errno %s)", bad, first_bad, first_st, first_bad % 1000 + 1,
+         first_bad >= 0 ? th_errname(many_sleep_errno[first_bad]) : "-");
   th_note("5000 threads spawned, slept and joined in %.0f ms", now_ms() - t0);
   CHECK_EQ(gh_run(), 0);
 }
@@ -1294,6 +1438,8 @@ const test_case thread_tests[] = {
     {"spawn_from_thread_runs_on_yield", test_spawn_from_thread_runs_on_yield},
     {"spawn_fifo_order", test_spawn_fifo_order},
     {"spawn_null_einval", test_spawn_null_einval},
+    {"spawn_ex_options", test_spawn_ex_options},
+    {"sleep_negative_einval", test_sleep_negative_einval},
     {"join_returns_status", test_join_returns_status},
     {"join_twice_ebadf", test_join_twice_ebadf},
     {"join_stale_id_not_reused", test_join_stale_id_not_reused},
@@ -1313,6 +1459,7 @@ const test_case thread_tests[] = {
     {"run_completes_all", test_run_completes_all},
     {"run_from_thread_fails", test_run_from_thread_fails},
     {"stack_size_setting", test_stack_size_setting},
+    {"stack_size_from_env", test_stack_size_from_env},
     {"stack_overflow_status", test_stack_overflow_status},
     {"spawn_huge_stack", test_spawn_huge_stack},
     {"deadline_sleep_root", test_deadline_sleep_root},
@@ -1326,6 +1473,7 @@ const test_case thread_tests[] = {
     {"deadlock_join_cycle", test_deadlock_join_cycle},
     {"deadlock_run", test_deadlock_run},
     {"log_callback", test_log_callback},
+    {"log_callback_must_not_block", test_log_callback_must_not_block},
     {"many_threads_5000", test_many_threads_5000},
     {NULL, NULL},
 };

@@ -271,24 +271,18 @@ class ServerProcess:
 
 
 _RUNNING: List[ServerProcess] = []
-_FAILED_CALLS = set()  # node ids whose test body already failed
 _WATCHDOG_FIRED = threading.Event()
 
 
-def pytest_runtest_logreport(report):
-    if report.when == "call" and report.failed:
-        _FAILED_CALLS.add(report.nodeid)
-
-
 @pytest.fixture
-def start_server(request, tmp_path_factory):
+def start_server(tmp_path_factory):
     """Factory: start_server("echo_server", extra args...) -> ServerProcess, listening.
 
     Tests call it in their body (not from another fixture) so that a missing
     binary is reported as a FAILED test rather than a setup error.
     `-p PORT` is added by the factory. On teardown, a server that is no longer
-    running fails the test (as a teardown error, unless the test body already
-    failed); it is then stopped with SIGTERM (SIGKILL after 5 s).
+    running fails the test (as a teardown error, also when the body failed: it
+    tells why); it is then stopped with SIGTERM (SIGKILL after 5 s).
     """
     started: List[ServerProcess] = []
     workdir = tmp_path_factory.mktemp("server")
@@ -322,8 +316,7 @@ def start_server(request, tmp_path_factory):
         s.stop()
         if s in _RUNNING:
             _RUNNING.remove(s)
-    # A crash the test body already failed on is not reported a second time.
-    if request.node.nodeid not in _FAILED_CALLS and not _WATCHDOG_FIRED.is_set():
+    if not _WATCHDOG_FIRED.is_set():
         assert not crashed, "server died during the test:\n" + "\n".join(crashed)
 
 
