@@ -4,7 +4,6 @@
  * usage: echo_server [-p PORT]   (default 6000; 0 picks a free port)
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +47,6 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
-    signal(SIGPIPE, SIG_IGN);          /* a client hanging up must fail a send, not kill us */
 
     gh_sock server = gh_listen(NULL, (uint16_t)port, 50);  /* NULL: all IPv4 addresses */
     if (server == -1) {

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +103,6 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
-    signal(SIGPIPE, SIG_IGN);          /* a client hanging up must fail a send, not kill us */
 
     root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd == -1) {

@@ -116,10 +116,36 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// Zero-copy file to socket; advances `offset`. sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is
-/// blocked around the call and a SIGPIPE it raised is consumed before unblocking.
+/// Zero-copy file to socket; advances `offset`. sendfile(2) has no MSG_NOSIGNAL and raises
+/// SIGPIPE even when it returns a partial count, so unless the program ignores SIGPIPE, the
+/// signal is blocked around the call and one it raised is taken off before unblocking.
 pub(crate) fn sendfile(out: RawFd, file: RawFd, offset: &mut i64, count: usize) -> Result<usize> {
     let mut off: libc::off_t = *offset;
+    // SAFETY: `off` is a valid off_t the kernel reads and updates.
+    let mut call = || retry(|| unsafe { libc::sendfile(out, file, &mut off, count) });
+    let n = if sigpipe_ignored() {
+        call()
+    } else {
+        without_sigpipe(call)
+    };
+    *offset = off;
+    Ok(n? as usize)
+}
+
+/// Whether SIGPIPE is ignored, asked once: a program that ignores it keeps ignoring it.
+fn sigpipe_ignored() -> bool {
+    static IGNORED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IGNORED.get_or_init(|| {
+        let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: queries the current action into `old` without changing it.
+        let ok = unsafe { libc::sigaction(libc::SIGPIPE, ptr::null(), old.as_mut_ptr()) } == 0;
+        // SAFETY: filled in by sigaction when it succeeded.
+        ok && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+    })
+}
+
+/// Runs `f` with SIGPIPE blocked for this thread, discarding a SIGPIPE raised meanwhile.
+fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
     let mut pipe = MaybeUninit::<libc::sigset_t>::zeroed();
     let mut old = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: the sets are valid sigset_t storage; this changes only the calling thread's mask.
@@ -128,20 +154,18 @@ pub(crate) fn sendfile(out: RawFd, file: RawFd, offset: &mut i64, count: usize) 
         libc::sigaddset(pipe.as_mut_ptr(), libc::SIGPIPE);
         libc::pthread_sigmask(libc::SIG_BLOCK, pipe.as_ptr(), old.as_mut_ptr());
     }
-    // SAFETY: `off` is a valid off_t the kernel reads and updates.
-    let n = retry(|| unsafe { libc::sendfile(out, file, &mut off, count) });
-    if n == Err(Errno(libc::EPIPE)) {
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: takes a pending SIGPIPE off this thread without waiting; valid pointers.
-        unsafe { libc::sigtimedwait(pipe.as_ptr(), ptr::null_mut(), &zero) };
+    let result = f();
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: takes a pending SIGPIPE (if any) off this thread without waiting, then restores
+    // the mask saved above; all pointers are valid.
+    unsafe {
+        libc::sigtimedwait(pipe.as_ptr(), ptr::null_mut(), &zero);
+        libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut());
     }
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
-    *offset = off;
-    Ok(n? as usize)
+    result
 }
 
 pub(crate) fn shutdown(fd: RawFd, how: i32) -> Result<()> {

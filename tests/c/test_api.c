@@ -218,7 +218,10 @@ static void test_header_constants(void) {
   CHECK((gh_sock)-1 < 0);
   CHECK((gh_thread)-1 < 0);
   gh_addr a;
-  CHECK(sizeof a.host >= 46);
+  CHECK(sizeof a.host >= 46); /* INET6_ADDRSTRLEN */
+#ifdef GH_HOST_MAX
+  CHECK_EQ(sizeof a.host, GH_HOST_MAX);
+#endif
   CHECK(sizeof a.port == 2);
 }
 

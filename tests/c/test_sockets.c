@@ -855,6 +855,23 @@ static void test_connect_localhost(void) {
   }
   gh_deadline_pop();
   gh_close(l);
+
+  /* gh_listen resolves names too. */
+  gh_deadline_push(5000);
+  errno = 0;
+  gh_sock ll = gh_listen("localhost", 0, 4);
+  int le = errno;
+  gh_deadline_pop();
+  CHECKF(ll > 0, "gh_listen(\"localhost\", 0) failed: errno=%s", th_errname(le));
+  if (ll > 0) {
+    gh_addr la;
+    memset(&la, 0, sizeof la);
+    CHECK_EQ(gh_local_addr(ll, &la), 0);
+    CHECKF((la.family == AF_INET && strcmp(la.host, "127.0.0.1") == 0) ||
+               (la.family == AF_INET6 && strcmp(la.host, "::1") == 0),
+           "gh_listen(\"localhost\") bound %s (family %d)", la.host, la.family);
+    gh_close(ll);
+  }
 }
 
 static volatile int ticker_stop;

@@ -202,7 +202,18 @@ static void test_join_detached_einval(void) {
   CHECK_ERR(gh_join(t1, &st), EINVAL);
   CHECK_ERR(gh_join(t2, &st), EINVAL);
   CHECKF(st == 777, "status written on a failed join (%d)", st);
+  /* A detached id can be named and killed. */
+  CHECK_EQ(gh_set_name(t1, "detached-one"), 0);
+  char name[32] = "";
+  CHECK_EQ(gh_get_name(t1, name, sizeof name), 0);
+  CHECK(strcmp(name, "detached-one") == 0);
+  gh_thread t3 = gh_spawn_n(sleep_then_return, (void *)(intptr_t)10000);
+  REQUIRE(t3 > 0);
+  CHECK_EQ(gh_kill(t3), 0);
+  double t0 = now_ms();
   CHECK_EQ(gh_run(), 0);
+  CHECKF(now_ms() - t0 < 1000, "gh_run waited %.0f ms for a killed detached sleeper",
+         now_ms() - t0);
   CHECKF(f1 == 1 && f2 == 1, "detached threads did not run (f1=%d f2=%d)", f1, f2);
 }
 
