@@ -28,11 +28,12 @@ pub fn listen(host: Option<&str>, port: u16, backlog: i32) -> Result<u64> {
 pub fn accept(listener: u64) -> Result<(u64, SocketAddr)> {
     let mut backoff = Duration::from_millis(10);
     loop {
-        let accepted = socket::retry_io(listener, Direction::Read, |s| {
+        let accepted = socket::retry_io(listener, Direction::Read, |s| loop {
             match sys::accept(s.raw()) {
-                // The connection died in the queue: not the listener's problem.
-                Err(Errno(libc::ECONNABORTED | libc::EPROTO)) => Err(Errno(libc::EAGAIN)),
-                other => other,
+                // That connection died in the queue; others may be behind it, and with
+                // edge-triggered readiness no new event would announce them: try again now.
+                Err(Errno(libc::ECONNABORTED | libc::EPROTO)) => continue,
+                other => return other,
             }
         });
         match accepted {
@@ -64,7 +65,7 @@ fn connect_addr(addr: &SocketAddr) -> Result<u64> {
     let raw = sys::raw(&fd);
     let started = sys::connect(raw, addr);
     if let Err(e) = started {
-        if e.0 != libc::EINPROGRESS {
+        if e.0 != libc::EINPROGRESS && e.0 != libc::EALREADY {
             return Err(e);
         }
     }

@@ -477,6 +477,149 @@ static void test_recv_after_readline_buffered(void) {
   gh_close(a);
 }
 
+/* Fills the socket's send path with non-blocking sends until it stays full: some kernels
+ * (gVisor's netstack, for one) move loopback data to the peer asynchronously, so a first
+ * EAGAIN can be followed by free space a moment later. Returns the bytes sent; *last_err is
+ * the errno of the last failed send (EAGAIN expected). Leaves the timeout at 0. */
+static long long fill_until_full(gh_sock s, int *last_err) {
+  static char chunk[65536];
+  memset(chunk, 'q', sizeof chunk);
+  gh_settimeout(s, 0);
+  long long total = 0;
+  *last_err = 0;
+  for (int round = 0; round < 200; round++) {
+    long long this_round = 0;
+    for (int i = 0; i < 20000; i++) {
+      errno = 0;
+      ssize_t r = gh_send(s, chunk, sizeof chunk);
+      if (r < 0) {
+        *last_err = errno;
+        break;
+      }
+      this_round += r;
+    }
+    total += this_round;
+    if (*last_err != EAGAIN || (round > 0 && this_round == 0)) break;
+    gh_sleep(30);
+  }
+  return total;
+}
+
+static void test_readline_timeout_keeps_partial(void) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  char buf[64];
+  CHECK_EQ(gh_sendall(b, "abc", 3), 0);
+  CHECK_EQ(gh_settimeout(a, 30), 0);
+  CHECK_ERR(gh_readline(a, buf, sizeof buf), ETIMEDOUT);
+  CHECK_EQ(gh_sendall(b, "def\nxy\r", 7), 0);
+  EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "abcdef\n");
+  CHECK_ERR(gh_read_until(a, "\r\n", 2, buf, sizeof buf), ETIMEDOUT);
+  CHECK_EQ(gh_deadline_push(20), 0);
+  CHECK_ERR(gh_read_until(a, "\r\n", 2, buf, sizeof buf), ETIMEDOUT);
+  CHECK_EQ(gh_deadline_pop(), 0);
+  CHECK_EQ(gh_sendall(b, "\nz\r\n", 4), 0);
+  /* The "\r" received before the timeouts and the "\n" after them form one delimiter. */
+  EXPECT_READ(gh_read_until(a, "\r\n", 2, buf, sizeof buf), buf, "xy\r\n");
+  EXPECT_READ(gh_read_until(a, "\r\n", 2, buf, sizeof buf), buf, "z\r\n");
+  /* A small recv takes from the buffered data without losing the rest. */
+  CHECK_EQ(gh_sendall(b, "L\nABCDEFGH", 10), 0);
+  CHECK_EQ(gh_settimeout(a, 1000), 0);
+  EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "L\n");
+  EXPECT_READ(gh_recv(a, buf, 3), buf, "ABC");
+  EXPECT_READ(gh_recv(a, buf, sizeof buf), buf, "DEFGH");
+  gh_deadline_pop();
+  gh_close(a);
+  gh_close(b);
+}
+
+struct bulk_sender {
+  gh_sock s;
+  const char *data;
+  size_t len;
+  int rc, err;
+};
+
+static int bulk_sender_body(void *arg) {
+  struct bulk_sender *bs = arg;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  errno = 0;
+  bs->rc = gh_sendall(bs->s, bs->data, bs->len);
+  bs->err = errno;
+  gh_deadline_pop();
+  return 0;
+}
+
+static void test_readline_long_line(void) {
+  enum { LINE = 200 * 1024 };
+  static char line[LINE + 16], got[LINE + 64 * 1024];
+  for (int i = 0; i < LINE; i++) line[i] = (char)('a' + i % 26);
+  line[LINE] = '\n';
+  memcpy(line + LINE + 1, "tail\n", 5);
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  struct bulk_sender bs = {b, line, LINE + 6, -2, 0};
+  gh_thread t = gh_spawn(bulk_sender_body, &bs);
+  REQUIRE(t > 0);
+  /* max larger than the line (and than 64 KiB): the whole line comes back at once. */
+  ssize_t n = gh_readline(a, got, sizeof got);
+  CHECKF(n == LINE + 1, "200 KiB line with max %zu: readline returned %zd", sizeof got, n);
+  if (n == LINE + 1) CHECK(memcmp(got, line, LINE + 1) == 0);
+  n = gh_readline(a, got, sizeof got);
+  EXPECT_READ(n, got, "tail\n");
+  int st;
+  CHECK_EQ(gh_join(t, &st), 0);
+  CHECK_EQ(bs.rc, 0);
+  gh_deadline_pop();
+  gh_close(a);
+  gh_close(b);
+}
+
+static void test_blocked_sender_close_and_kill(void) {
+  static char big[1 << 20];
+  memset(big, 's', sizeof big);
+  for (int round = 0; round < 2; round++) {
+    gh_sock a, b;
+    gh_deadline_push(ROOT_DEADLINE_MS);
+    if (make_pair(&a, &b) != 0) {
+      gh_deadline_pop();
+      return;
+    }
+    int e = 0;
+    fill_until_full(a, &e);
+    CHECK_EQ(gh_settimeout(a, -1), 0);
+    struct bulk_sender bs = {a, big, sizeof big, -2, 0};
+    gh_thread t = gh_spawn(bulk_sender_body, &bs);
+    REQUIRE(t > 0);
+    CHECK_EQ(gh_sleep(20), 0);
+    CHECKF(bs.rc == -2, "gh_sendall into a full socket returned early: %d errno=%s", bs.rc,
+           th_errname(bs.err));
+    if (round == 0)
+      CHECK_EQ(gh_close(a), 0);
+    else
+      CHECK_EQ(gh_kill(t), 0);
+    double t0 = now_ms();
+    int st;
+    CHECK_EQ(gh_join(t, &st), 0);
+    CHECKF(now_ms() - t0 < 500, "blocked sender took %.0f ms to notice", now_ms() - t0);
+    int want = round == 0 ? EBADF : ECANCELED;
+    CHECKF(bs.rc == -1 && bs.err == want, "%s while blocked in gh_sendall: %d errno=%s, want %s",
+           round == 0 ? "socket closed" : "thread killed", bs.rc, th_errname(bs.err),
+           th_errname(want));
+    if (round == 1) gh_close(a);
+    gh_close(b);
+    gh_deadline_pop();
+  }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* timeouts                                                                                   */
 
@@ -522,34 +665,6 @@ static void test_settimeout_recv(void) {
   gh_deadline_pop();
   gh_close(a);
   gh_close(b);
-}
-
-/* Fills the socket's send path with non-blocking sends until it stays full: some kernels
- * (gVisor's netstack, for one) move loopback data to the peer asynchronously, so a first
- * EAGAIN can be followed by free space a moment later. Returns the bytes sent; *last_err is
- * the errno of the last failed send (EAGAIN expected). Leaves the timeout at 0. */
-static long long fill_until_full(gh_sock s, int *last_err) {
-  static char chunk[65536];
-  memset(chunk, 'q', sizeof chunk);
-  gh_settimeout(s, 0);
-  long long total = 0;
-  *last_err = 0;
-  for (int round = 0; round < 200; round++) {
-    long long this_round = 0;
-    for (int i = 0; i < 20000; i++) {
-      errno = 0;
-      ssize_t r = gh_send(s, chunk, sizeof chunk);
-      if (r < 0) {
-        *last_err = errno;
-        break;
-      }
-      this_round += r;
-    }
-    total += this_round;
-    if (*last_err != EAGAIN || (round > 0 && this_round == 0)) break;
-    gh_sleep(30);
-  }
-  return total;
 }
 
 static void test_settimeout_send(void) {
@@ -1925,6 +2040,9 @@ const test_case socket_tests[] = {
     {"readline_max_pieces", test_readline_max_pieces},
     {"read_until_crlf", test_read_until_crlf},
     {"recv_after_readline_buffered", test_recv_after_readline_buffered},
+    {"readline_timeout_keeps_partial", test_readline_timeout_keeps_partial},
+    {"readline_long_line", test_readline_long_line},
+    {"blocked_sender_close_and_kill", test_blocked_sender_close_and_kill},
     {"settimeout_recv", test_settimeout_recv},
     {"settimeout_send", test_settimeout_send},
     {"deadline_recv_accept", test_deadline_recv_accept},

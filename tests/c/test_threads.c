@@ -2,6 +2,8 @@
 #include "harness.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -378,6 +380,74 @@ static void test_sleep_ordering(void) {
            s[i].slept);
   }
   CHECKF(total < 500, "three sleeps of <= 30 ms took %.1f ms", total);
+}
+
+/* Preemption simulated with a signal handler that busy-waits 1.2 ms, fired every 1.3 ms by a
+ * POSIX timer (SIGUSR1; alarm()'s timer is left alone). A gh_sleep without any deadline must
+ * never fail with ETIMEDOUT, however late the thread gets to actually park. */
+static void busy_1200us(int sig) {
+  (void)sig;
+  int saved = errno;
+  double t0 = now_ms();
+  while (now_ms() - t0 < 1.2) {
+  }
+  errno = saved;
+}
+
+static struct {
+  double end;
+  long sleeps;
+  int fails;
+  int first_err;
+  double first_el;
+} preempt;
+
+static int preempted_sleeper(void *arg) {
+  (void)arg;
+  while (now_ms() < preempt.end) {
+    double t0 = now_ms();
+    errno = 0;
+    int r = gh_sleep(1);
+    int e = errno;
+    preempt.sleeps++;
+    if (r != 0 && preempt.fails++ == 0) {
+      preempt.first_err = e;
+      preempt.first_el = now_ms() - t0;
+    }
+  }
+  return 0;
+}
+
+static void test_sleep_no_spurious_timeout(void) {
+  struct sigaction sa, old_sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = busy_1200us;
+  sa.sa_flags = SA_RESTART;
+  REQUIRE(sigaction(SIGUSR1, &sa, &old_sa) == 0);
+  timer_t tm;
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_SIGNAL;
+  sev.sigev_signo = SIGUSR1;
+  REQUIRE(timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0);
+  memset(&preempt, 0, sizeof preempt);
+  preempt.end = now_ms() + 1000;
+  int spawned = 0;
+  for (int i = 0; i < 2000; i++)
+    if (gh_spawn_n(preempted_sleeper, NULL) > 0) spawned++;
+  struct itimerspec its = {{0, 1300000}, {0, 1300000}};
+  timer_settime(tm, 0, &its, NULL);
+  gh_deadline_push(30000);
+  int r = gh_run();
+  gh_deadline_pop();
+  timer_delete(tm);
+  sigaction(SIGUSR1, &old_sa, NULL);
+  CHECK_EQ(spawned, 2000);
+  CHECK_EQ(r, 0);
+  CHECKF(preempt.fails == 0, "%d of %ld gh_sleep(1) calls (no deadline pushed) failed; first: "
+         "errno=%s after %.2f ms", preempt.fails, preempt.sleeps, th_errname(preempt.first_err),
+         preempt.first_el);
+  th_note("%ld sleeps under simulated preemption", preempt.sleeps);
 }
 
 static void test_sleep_in_root(void) {
@@ -1460,6 +1530,7 @@ const test_case thread_tests[] = {
     {"self_ids", test_self_ids},
     {"sleep_ordering", test_sleep_ordering},
     {"sleep_in_root", test_sleep_in_root},
+    {"sleep_no_spurious_timeout", test_sleep_no_spurious_timeout},
     {"thread_names", test_thread_names},
     {"kill_sleeping_thread", test_kill_sleeping_thread},
     {"kill_before_start", test_kill_before_start},
