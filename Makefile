@@ -16,7 +16,7 @@ LDLIBS   := -L$(BUILD) -lgreenhub -Wl,-rpath,'$$ORIGIN'
 VENV     := .venv
 
 LIB_SO   := $(BUILD)/libgreenhub.so.$(VERSION)
-EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server
+EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example
 CTESTS   := $(BUILD)/test_api
 
 .PHONY: all lib examples run test test-rust test-c test-e2e check-header check-exports lint clean FORCE

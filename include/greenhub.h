@@ -27,9 +27,24 @@
 
 
 /**
+ * A serve handler returning this stops the loop (it is not reported as a failure).
+ */
+#define SERVE_STOP (INT32_MIN + 2)
+
+/**
  * Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
  */
 #define GH_HOST_MAX 46
+
+/**
+ * A gh_serve() handler returning this stops the accept loop (not reported as a failure).
+ */
+#define GH_SERVE_STOP -2147483646
+
+/**
+ * Capacity of gh_chan_new() for a channel that never makes a sender wait.
+ */
+#define GH_CHAN_UNBOUNDED -1
 
 /**
  * Status a joined thread reports when it overflowed its stack (it died alone).
@@ -65,11 +80,9 @@ typedef struct gh_addr {
 typedef int64_t gh_thread;
 
 /**
- * Receives report lines (a thread that failed or overflowed its stack), one line per call,
- * NUL-terminated, without a trailing newline. It must not block (blocking calls fail with
- * EDEADLK inside it).
+ * A green pool handle.
  */
-typedef void (*gh_log_fn)(void *ctx, const char *line);
+typedef int64_t gh_pool;
 
 /**
  * Entry of a green thread. Its return value is the thread's status: 0 for success; any other
@@ -99,6 +112,39 @@ typedef struct gh_spawn_opts {
    */
   bool detached;
 } gh_spawn_opts;
+
+/**
+ * A connection handler for gh_serve(): runs in its own green thread, which owns `sock`.
+ */
+typedef int (*gh_serve_fn)(gh_sock sock, void *arg);
+
+/**
+ * Receives report lines (a thread that failed or overflowed its stack), one line per call,
+ * NUL-terminated, without a trailing newline. It must not block (blocking calls fail with
+ * EDEADLK inside it).
+ */
+typedef void (*gh_log_fn)(void *ctx, const char *line);
+
+/**
+ * A semaphore handle.
+ */
+typedef int64_t gh_sem;
+
+/**
+ * An event handle.
+ */
+typedef int64_t gh_event;
+
+/**
+ * A channel handle.
+ */
+typedef int64_t gh_chan;
+
+/**
+ * A function run on a worker thread by gh_tpool_execute(). It runs on another OS thread: it
+ * must not use greenhub handles of the calling hub.
+ */
+typedef void *(*gh_tpool_fn)(void *arg);
 
 #ifdef __cplusplus
 extern "C" {
@@ -216,6 +262,47 @@ int gh_gettimeout(gh_sock s, int64_t *ms);
 int gh_sock_give(gh_sock s, gh_thread t);
 
 /**
+ * A pool letting at most `size` (>= 1, else EINVAL) of its threads run at once.
+ */
+gh_pool gh_pool_new(int64_t size);
+
+/**
+ * Starts `fn(arg)` as a thread of pool `p` (options as gh_spawn_ex(); NULL: joinable), first
+ * waiting in FIFO order while the pool is full. Deadline and kill apply to that wait.
+ */
+gh_thread gh_pool_spawn(gh_pool p, gh_fn f, void *arg, const struct gh_spawn_opts *opts);
+
+/**
+ * Waits until no thread of the pool runs.
+ */
+int gh_pool_wait(gh_pool p);
+
+/**
+ * Changes the pool's limit (>= 1); growing lets waiting spawners in at once.
+ */
+int gh_pool_resize(gh_pool p, int64_t size);
+
+/**
+ * Writes the limit, running threads and waiting spawners (any may be NULL).
+ */
+int gh_pool_stat(gh_pool p, int64_t *size, int64_t *running, int64_t *waiting);
+
+/**
+ * Destroys the pool; waiting spawners and gh_pool_wait() callers fail with EBADF; its running
+ * threads go on.
+ */
+int gh_pool_free(gh_pool p);
+
+/**
+ * Accepts connections on `listener` forever: each runs `handler(sock, arg)` in its own green
+ * thread, which owns `sock` (closed when the handler returns); at most `concurrency` (>= 1)
+ * handlers run at once, accepting waits meanwhile. Returns 0 once a handler returned
+ * GH_SERVE_STOP (handlers still running go on), or -1 if accepting fails (listener closed:
+ * EBADF). Deadline and kill of the calling thread apply.
+ */
+int gh_serve(gh_sock listener, gh_serve_fn handler, void *arg, int64_t concurrency);
+
+/**
  * The library's version, "MAJOR.MINOR.PATCH", equal to GREENHUB_VERSION.
  */
 const char *gh_version(void);
@@ -238,6 +325,135 @@ int32_t gh_set_stack_size(size_t bytes);
  * The current default stack size in bytes.
  */
 size_t gh_get_stack_size(void);
+
+/**
+ * A counting semaphore with `initial` permits. EINVAL if `initial` < 0.
+ */
+gh_sem gh_sem_new(int64_t initial);
+
+/**
+ * A bounded semaphore: releasing it past `initial` permits fails with EOVERFLOW.
+ */
+gh_sem gh_sem_new_bounded(int64_t initial);
+
+/**
+ * Takes a permit, waiting in FIFO order while none is free. ETIMEDOUT, ECANCELED; EDEADLK if
+ * the root would wait and nothing could ever release one.
+ */
+int gh_sem_acquire(gh_sem s, int64_t timeout_ms);
+
+/**
+ * Takes a permit if one is free, without waiting; EAGAIN otherwise.
+ */
+int gh_sem_try_acquire(gh_sem s);
+
+/**
+ * Returns a permit, handing it to the first waiter if any. EOVERFLOW for a bounded semaphore
+ * already at its initial value (nothing changes).
+ */
+int gh_sem_release(gh_sem s);
+
+/**
+ * Writes the free permits to `*value` and the number of waiting threads to `*waiting` (either
+ * may be NULL).
+ */
+int gh_sem_stat(gh_sem s, int64_t *value, int64_t *waiting);
+
+/**
+ * Destroys the semaphore; threads waiting on it fail with EBADF.
+ */
+int gh_sem_free(gh_sem s);
+
+/**
+ * A new event, not set.
+ */
+gh_event gh_event_new(void);
+
+/**
+ * Sets the event with `value` and wakes every waiter; it stays set until cleared.
+ */
+int gh_event_set(gh_event e, void *value);
+
+/**
+ * Waits until the event is set (returns at once if it is) and writes its value to `*value`
+ * (may be NULL).
+ */
+int gh_event_wait(gh_event e, int64_t timeout_ms, void **value);
+
+/**
+ * 1 if the event is set, 0 if not.
+ */
+int gh_event_is_set(gh_event e);
+
+/**
+ * Clears the event: later waits wait again.
+ */
+int gh_event_clear(gh_event e);
+
+/**
+ * Destroys the event; threads waiting on it fail with EBADF.
+ */
+int gh_event_free(gh_event e);
+
+/**
+ * A channel of pointer-sized items. `capacity` 0: rendezvous (a send completes only when a
+ * receiver takes the item); N > 0: up to N buffered items; GH_CHAN_UNBOUNDED: no limit.
+ * EINVAL for other values.
+ */
+gh_chan gh_chan_new(int64_t capacity);
+
+/**
+ * Sends `item`, waiting while the channel is full (rendezvous: until a receiver takes it).
+ * EPIPE if the channel is or gets closed: the item was not delivered.
+ */
+int gh_chan_send(gh_chan c, void *item, int64_t timeout_ms);
+
+/**
+ * Sends `item` only if that needs no wait; EAGAIN otherwise, EPIPE if closed.
+ */
+int gh_chan_try_send(gh_chan c, void *item);
+
+/**
+ * Receives an item into `*item` (may be NULL), waiting while there is none. EPIPE once the
+ * channel is closed and every buffered item has been received (end of channel).
+ */
+int gh_chan_recv(gh_chan c, void **item, int64_t timeout_ms);
+
+/**
+ * Receives an item only if one is ready; EAGAIN otherwise, EPIPE at end of channel.
+ */
+int gh_chan_try_recv(gh_chan c, void **item);
+
+/**
+ * Closes the channel: pending and later senders get EPIPE; receivers get what is buffered,
+ * then EPIPE. The handle stays valid until gh_chan_free().
+ */
+int gh_chan_close(gh_chan c);
+
+/**
+ * Writes the buffered item count, waiting senders and waiting receivers (any may be NULL).
+ */
+int gh_chan_stat(gh_chan c, int64_t *len, int64_t *senders, int64_t *receivers);
+
+/**
+ * Destroys the channel; waiting threads fail with EBADF. Buffered items are dropped (not
+ * freed: they are the caller's pointers).
+ */
+int gh_chan_free(gh_chan c);
+
+/**
+ * Parks the calling thread until gh_unpark() names it, and writes the value given there to
+ * `*value` (may be NULL). If an unpark came while it was not parked, returns at once with that
+ * value. The thread's deadline and kill apply.
+ */
+int gh_park(void **value);
+
+/**
+ * Wakes thread `t` (0: the root) if it is parked in gh_park(), handing it `value`; otherwise
+ * keeps `value` for its next gh_park() (one pending unpark; a later one replaces it). Threads
+ * blocked in anything else are not disturbed. EBADF for an unknown or ended thread.
+ */
+int gh_unpark(gh_thread t, void *value);
 
 /**
  * Starts a joinable green thread running `fn(arg)`. It first runs when the caller blocks or
@@ -328,6 +544,26 @@ int gh_deadline_push(int64_t ms);
  * Closes the innermost deadline scope. EINVAL if none is open.
  */
 int gh_deadline_pop(void);
+
+/**
+ * Runs `fn(arg)` on a native worker thread; only the calling green thread waits, the hub keeps
+ * serving the others. Writes fn's return value to `*result` (may be NULL). If the caller is
+ * killed (ECANCELED) or its deadline passes (ETIMEDOUT) first, the call still finishes on its
+ * worker and its return value is discarded. EAGAIN if no worker thread can be started.
+ */
+int gh_tpool_execute(gh_tpool_fn f, void *arg, void **result);
+
+/**
+ * Sets the number of worker threads (EINVAL for 0). The default is 20, or the
+ * GREENHUB_TPOOL_SIZE environment variable. Workers start on demand; extra ones leave after
+ * their current call. Process-wide.
+ */
+int gh_tpool_set_size(size_t threads);
+
+/**
+ * The number of worker threads the pool may run.
+ */
+size_t gh_tpool_get_size(void);
 
 #ifdef __cplusplus
 }  // extern "C"

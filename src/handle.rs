@@ -18,6 +18,10 @@ const HUB_MASK: u64 = (1 << HUB_BITS) - 1;
 pub(crate) enum Kind {
     Thread = 1,
     Socket = 2,
+    Semaphore = 3,
+    Event = 4,
+    Channel = 5,
+    Pool = 6,
 }
 
 struct Slot<T> {

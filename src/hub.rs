@@ -18,7 +18,9 @@ use crate::coroutine::{self, Coroutine, Resumed};
 use crate::error::{Errno, Result};
 use crate::handle::{Kind, Table};
 use crate::net::socket::{self, Socket};
-use crate::offload;
+use crate::pool::Pool;
+use crate::sync::{Channel, Event, Semaphore};
+use crate::tpool;
 
 /// Id of the root: the program's own code, outside every green thread.
 pub(crate) const ROOT: u64 = 0;
@@ -40,6 +42,10 @@ pub(crate) enum Wake {
     Cancelled,
     Closed,
     Deadlock,
+    /// A channel was closed: end of channel for receivers, EPIPE for senders.
+    Shut,
+    /// Asked to stop what it waits for, without being killed (a serve loop told to stop).
+    Interrupted,
 }
 
 impl Wake {
@@ -50,6 +56,8 @@ impl Wake {
             Wake::Cancelled => Err(Errno(libc::ECANCELED)),
             Wake::Closed => Err(Errno(libc::EBADF)),
             Wake::Deadlock => Err(Errno(libc::EDEADLK)),
+            Wake::Shut => Err(Errno(libc::EPIPE)),
+            Wake::Interrupted => Err(Errno(libc::EINTR)),
         }
     }
 }
@@ -94,8 +102,14 @@ pub(crate) struct Task {
     pub(crate) owned: Vec<u64>,
     joiners: Vec<Waiter>,
     pub(crate) status: i32,
-    /// A value handed over by a waker (the status, to a joiner).
+    /// A value handed over by a waker (a status to a joiner, an item to a receiver).
     pub(crate) value: i64,
+    /// The wait of a thread parked in `park`, so `unpark` wakes only that kind of wait.
+    pub(crate) parked: Option<Waiter>,
+    /// An unpark that came while the thread was not parked: its next park returns it.
+    pub(crate) unparked: Option<i64>,
+    /// The green pool this thread counts against.
+    pub(crate) pool: Option<u64>,
     coroutine: Option<Coroutine>,
 }
 
@@ -115,6 +129,9 @@ impl Task {
             joiners: Vec::new(),
             status: 0,
             value: 0,
+            parked: None,
+            unparked: None,
+            pool: None,
             coroutine: None,
         }
     }
@@ -140,9 +157,13 @@ pub(crate) struct Hub {
     events: Events,
     ready: Vec<(usize, bool, bool)>,
     pub(crate) sockets: Table<Socket>,
-    pool: Vec<Coroutine>,
+    pub(crate) semaphores: Table<Semaphore>,
+    pub(crate) event_objects: Table<Event>,
+    pub(crate) channels: Table<Channel>,
+    pub(crate) pools: Table<Pool>,
+    stacks: Vec<Coroutine>,
     reports: Vec<String>,
-    pub(crate) offload: Arc<offload::Shared>,
+    pub(crate) completions: Arc<tpool::Completions>,
 }
 
 thread_local! {
@@ -167,7 +188,7 @@ impl Hub {
     fn new() -> Result<Hub> {
         let tag = NEXT_HUB_TAG.fetch_add(1, Ordering::Relaxed);
         let poll = Poll::new()?;
-        let offload = Arc::new(offload::Shared::new(poll.registry(), WAKER_TOKEN)?);
+        let completions = Arc::new(tpool::Completions::new(poll.registry(), WAKER_TOKEN)?);
         let mut root = Task::new(false, Some("root".to_string()));
         root.state = State::Running;
         Ok(Hub {
@@ -185,9 +206,13 @@ impl Hub {
             events: Events::with_capacity(1024),
             ready: Vec::new(),
             sockets: Table::new(Kind::Socket, tag),
-            pool: Vec::new(),
+            semaphores: Table::new(Kind::Semaphore, tag),
+            event_objects: Table::new(Kind::Event, tag),
+            channels: Table::new(Kind::Channel, tag),
+            pools: Table::new(Kind::Pool, tag),
+            stacks: Vec::new(),
             reports: Vec::new(),
-            offload,
+            completions,
         })
     }
 
@@ -282,6 +307,12 @@ impl Hub {
         true
     }
 
+    /// True while `waiter`'s wait has not ended (a queue entry of it is live).
+    pub(crate) fn is_waiting(&self, waiter: Waiter) -> bool {
+        self.task(waiter.task)
+            .is_some_and(|t| t.state == State::Blocked && t.seq == waiter.seq)
+    }
+
     /// Wakes whatever `id` is blocked in, with `why`.
     pub(crate) fn interrupt(&mut self, id: u64, why: Wake) {
         if let Some(task) = self.task(id) {
@@ -341,9 +372,13 @@ impl Hub {
         name: Option<String>,
         body: F,
     ) -> Result<u64> {
-        let coroutine = match self.pool.iter().rposition(|c| c.stack_size() == stack_size) {
+        let coroutine = match self
+            .stacks
+            .iter()
+            .rposition(|c| c.stack_size() == stack_size)
+        {
             Some(i) => {
-                let mut co = self.pool.swap_remove(i);
+                let mut co = self.stacks.swap_remove(i);
                 co.rearm(body);
                 co
             }
@@ -382,8 +417,8 @@ impl Hub {
                 }
             }
             Resumed::Finished => {
-                if self.pool.len() < STACK_POOL_MAX {
-                    self.pool.push(co); // finished: re-armed by a later spawn
+                if self.stacks.len() < STACK_POOL_MAX {
+                    self.stacks.push(co); // finished: re-armed by a later spawn
                 }
                 self.finish(id, None);
             }
@@ -408,6 +443,7 @@ impl Hub {
         let owned = std::mem::take(&mut task.owned);
         let joiners = std::mem::take(&mut task.joiners);
         let detached = task.detached;
+        let pool = task.pool;
         let label = describe(id, task.name.as_deref());
         for sock in owned {
             socket::close_in(self, sock);
@@ -419,6 +455,9 @@ impl Hub {
         } else if status != 0 {
             self.reports
                 .push(format!("greenhub: {label} failed with status {status}"));
+        }
+        if let Some(pool) = pool {
+            crate::pool::release_slot(self, pool);
         }
         let joined = !joiners.is_empty();
         for waiter in joiners {
@@ -510,7 +549,7 @@ impl Hub {
         for i in 0..self.ready.len() {
             let (token, read, write) = self.ready[i];
             if Token(token) == WAKER_TOKEN {
-                for waiter in self.offload.take_done() {
+                for waiter in self.completions.take() {
                     self.wake(waiter, Wake::Ready);
                 }
             } else {

@@ -2,7 +2,9 @@
 //!
 //! Write plain sequential code, one green thread per connection; a blocking call switches to the
 //! hub, which runs whatever else can run. The Rust API is small: [`thread`] (spawn, join, kill,
-//! sleep, deadlines) and [`net`] (listen, accept, connect, recv, send, readline, sendfile).
+//! sleep, deadlines), [`net`] (listen, accept, connect, recv, send, readline, sendfile),
+//! [`sync`] (semaphores, events, channels, park/unpark), [`pool`] (green pools, `serve`) and
+//! [`tpool`] (blocking calls on native threads).
 //! The C ABI in [`capi`] is a thin layer over it; `include/greenhub.h` is generated from it.
 
 mod coroutine;
@@ -11,10 +13,12 @@ mod handle;
 mod hub;
 pub mod log;
 pub mod net;
-mod offload;
+pub mod pool;
+pub mod sync;
 mod sys;
 pub mod thread;
 mod timer;
+pub mod tpool;
 
 pub mod capi;
 

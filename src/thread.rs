@@ -49,6 +49,15 @@ pub fn spawn_n(f: impl FnOnce() -> i32 + 'static) -> Result<ThreadId> {
 
 /// Starts a green thread with `opts`. Fails with ENOMEM when no stack can be mapped.
 pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Result<ThreadId> {
+    spawn_in_pool(opts, None, f)
+}
+
+/// Starts a green thread that counts against green pool `pool` (whose slot the caller holds).
+pub(crate) fn spawn_in_pool(
+    opts: SpawnOptions,
+    pool: Option<u64>,
+    f: impl FnOnce() -> i32 + 'static,
+) -> Result<ThreadId> {
     let stack = match opts.stack_size {
         Some(size) => checked_stack_size(size)?,
         None => default_stack_size(),
@@ -76,6 +85,7 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
             h.sockets.get(sock).ok_or(Errno(libc::EBADF))?;
         }
         let id = h.spawn(stack, opts.detached, name, body)?;
+        h.task_mut(id).expect("just spawned").pool = pool;
         if let Some(sock) = opts.socket {
             crate::net::socket::give_in(h, sock, id)?;
         }

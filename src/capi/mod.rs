@@ -15,8 +15,11 @@ use std::panic::{self, AssertUnwindSafe};
 use crate::error::{Errno, Result};
 
 pub mod net;
+pub mod pool;
 pub mod runtime;
+pub mod sync;
 pub mod thread;
+pub mod tpool;
 
 /// A green socket handle (> 0). Closed, stale or foreign handles give EBADF.
 #[allow(non_camel_case_types)]

@@ -59,28 +59,30 @@ pub extern "C" fn gh_spawn_n(f: gh_fn, arg: *mut c_void) -> gh_thread {
     call(-1, || spawn(f, arg, opts))
 }
 
+/// Spawn options from a C `gh_spawn_opts` (NULL: defaults).
+pub(crate) fn spawn_options(opts: *const gh_spawn_opts) -> Result<SpawnOptions> {
+    // SAFETY: NULL or, as the caller promises, a valid gh_spawn_opts.
+    let Some(o) = (unsafe { opts.as_ref() }) else {
+        return Ok(SpawnOptions::default());
+    };
+    Ok(SpawnOptions {
+        stack_size: (o.stack_size != 0).then_some(o.stack_size),
+        // SAFETY: NULL or a NUL-terminated string, as the field's contract says.
+        name: unsafe { opt_str(o.name) }?.map(str::to_string),
+        socket: if o.sock == 0 {
+            None
+        } else {
+            Some(handle(o.sock)?)
+        },
+        detached: o.detached,
+    })
+}
+
 /// Starts a green thread with options (NULL `opts` = defaults). EBADF if `opts->sock` is not
 /// a live socket; EINVAL for a stack size below 16 KiB or a name that is not UTF-8.
 #[no_mangle]
 pub extern "C" fn gh_spawn_ex(f: gh_fn, arg: *mut c_void, opts: *const gh_spawn_opts) -> gh_thread {
-    call(-1, || {
-        // SAFETY: NULL or, as the caller promises, a valid gh_spawn_opts.
-        let Some(o) = (unsafe { opts.as_ref() }) else {
-            return spawn(f, arg, SpawnOptions::default());
-        };
-        let options = SpawnOptions {
-            stack_size: (o.stack_size != 0).then_some(o.stack_size),
-            // SAFETY: NULL or a NUL-terminated string, as the field's contract says.
-            name: unsafe { opt_str(o.name) }?.map(str::to_string),
-            socket: if o.sock == 0 {
-                None
-            } else {
-                Some(handle(o.sock)?)
-            },
-            detached: o.detached,
-        };
-        spawn(f, arg, options)
-    })
+    call(-1, || spawn(f, arg, spawn_options(opts)?))
 }
 
 /// Waits until thread `t` ends and writes its status to `*status` (may be NULL). A thread is

@@ -1,10 +1,10 @@
 //! Host names to addresses. Numeric addresses are parsed in place; names are resolved on a
-//! helper thread, so a slow DNS server stalls only the calling green thread.
+//! thread-pool worker, so a slow DNS server stalls only the calling green thread.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use crate::error::{Errno, Result};
-use crate::offload;
+use crate::tpool;
 
 /// Addresses for `host:port`. `None` or an empty host means all IPv4 addresses (0.0.0.0).
 /// A name that does not resolve fails with EADDRNOTAVAIL.
@@ -24,7 +24,7 @@ pub fn resolve(host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
         return Err(Errno(libc::EINVAL));
     }
     let name = host.to_string();
-    let found = offload::run(move || {
+    let found = tpool::execute(move || {
         (name.as_str(), port)
             .to_socket_addrs()
             .map(|addrs| addrs.collect::<Vec<_>>())

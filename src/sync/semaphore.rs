@@ -1,0 +1,117 @@
+//! Counting and bounded semaphores with FIFO hand-off: a release goes straight to the first
+//! waiter, so a newcomer can never overtake a thread that was already waiting.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::{begin, finish, live_count, Step};
+use crate::error::{Errno, Result};
+use crate::hub::{self, Hub, Waiter, Wake};
+
+pub(crate) struct Semaphore {
+    count: i64,
+    /// Releasing past this is an error (bounded semaphores).
+    bound: Option<i64>,
+    waiters: VecDeque<Waiter>,
+}
+
+fn get(h: &mut Hub, id: u64) -> Result<&mut Semaphore> {
+    h.semaphores.get_mut(id).ok_or(Errno(libc::EBADF))
+}
+
+fn create(initial: i64, bound: Option<i64>) -> Result<u64> {
+    if initial < 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    hub::with(|h| {
+        h.semaphores.insert(Semaphore {
+            count: initial,
+            bound,
+            waiters: VecDeque::new(),
+        })
+    })
+}
+
+/// A counting semaphore with `initial` permits (EINVAL if negative).
+pub fn new(initial: i64) -> Result<u64> {
+    create(initial, None)
+}
+
+/// A bounded semaphore: releasing it past `initial` permits fails with EOVERFLOW.
+pub fn new_bounded(initial: i64) -> Result<u64> {
+    create(initial, Some(initial))
+}
+
+/// Takes a permit, waiting (FIFO) up to `timeout` (`None`: as long as needed).
+pub fn acquire(id: u64, timeout: Option<Duration>) -> Result<()> {
+    let step = hub::with(|h| {
+        let sem = get(h, id)?;
+        if sem.count > 0 {
+            sem.count -= 1;
+            return Ok(Step::Done(()));
+        }
+        let waiter = begin(h, timeout)?;
+        get(h, id)?.waiters.push_back(waiter);
+        Ok(Step::Wait(waiter))
+    })?;
+    match step {
+        Step::Done(()) => Ok(()),
+        // Woken with Ready means the releaser handed its permit over.
+        Step::Wait(waiter) => finish(waiter, |h, w| {
+            if let Ok(sem) = get(h, id) {
+                sem.waiters.retain(|x| *x != w);
+            }
+        }),
+    }
+}
+
+/// Takes a permit if one is free; EAGAIN otherwise.
+pub fn try_acquire(id: u64) -> Result<()> {
+    hub::with(|h| {
+        let sem = get(h, id)?;
+        if sem.count == 0 {
+            return Err(Errno(libc::EAGAIN));
+        }
+        sem.count -= 1;
+        Ok(())
+    })
+}
+
+/// Returns a permit: to the first waiter if there is one, else to the count.
+pub fn release(id: u64) -> Result<()> {
+    hub::with(|h| {
+        let sem = get(h, id)?;
+        if sem.bound.is_some_and(|b| sem.count >= b) {
+            return Err(Errno(libc::EOVERFLOW));
+        }
+        loop {
+            match get(h, id)?.waiters.pop_front() {
+                // The permit goes to this waiter: the count stays as it is.
+                Some(waiter) if h.wake(waiter, Wake::Ready) => return Ok(()),
+                Some(_) => continue, // timed out or killed meanwhile
+                None => break,
+            }
+        }
+        get(h, id)?.count += 1;
+        Ok(())
+    })
+}
+
+/// Free permits and waiting threads.
+pub fn stat(id: u64) -> Result<(i64, i64)> {
+    hub::with(|h| {
+        let sem = h.semaphores.get(id).ok_or(Errno(libc::EBADF))?;
+        Ok((sem.count, live_count(h, sem.waiters.iter())))
+    })
+}
+
+/// Destroys the semaphore; threads waiting on it fail with EBADF.
+pub fn free(id: u64) -> Result<()> {
+    hub::with(|h| {
+        let sem = h.semaphores.remove(id).ok_or(Errno(libc::EBADF))?;
+        for waiter in sem.waiters {
+            h.wake(waiter, Wake::Closed);
+        }
+        Ok(())
+    })
+}
