@@ -303,6 +303,20 @@ int gh_pool_free(gh_pool p);
 int gh_serve(gh_sock listener, gh_serve_fn handler, void *arg, int64_t concurrency);
 
 /**
+ * Enables Python green threads on this OS thread, whose current thread state becomes the
+ * root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython, ENOTSUP before 3.9.
+ */
+int32_t gh_py_init(void);
+
+/**
+ * Starts a green thread running `callable(*args, **kwargs)` (`args` a tuple, `kwargs` a dict or
+ * NULL) on its own CPython thread state and a C stack of at least 1 MiB. Call with the GIL held
+ * (ctypes.PyDLL, objects passed as py_object); options as gh_spawn_ex(). An exception escaping
+ * `callable` is printed (SystemExit is not: the shim handles it) and gives status 1.
+ */
+gh_thread gh_py_spawn(void *callable, void *args, void *kwargs, const struct gh_spawn_opts *opts);
+
+/**
  * The library's version, "MAJOR.MINOR.PATCH", equal to GREENHUB_VERSION.
  */
 const char *gh_version(void);

@@ -110,6 +110,8 @@ pub(crate) struct Task {
     pub(crate) unparked: Option<i64>,
     /// The green pool this thread counts against.
     pub(crate) pool: Option<u64>,
+    /// The CPython thread state of a Python green thread (0 for others).
+    pub(crate) py_state: usize,
     coroutine: Option<Coroutine>,
 }
 
@@ -132,6 +134,7 @@ impl Task {
             parked: None,
             unparked: None,
             pool: None,
+            py_state: 0,
             coroutine: None,
         }
     }
@@ -164,6 +167,8 @@ pub(crate) struct Hub {
     stacks: Vec<Coroutine>,
     reports: Vec<String>,
     pub(crate) completions: Arc<tpool::Completions>,
+    /// The root's CPython thread state, when Python green threads are in use.
+    pub(crate) py_root_state: usize,
 }
 
 thread_local! {
@@ -213,6 +218,7 @@ impl Hub {
             stacks: Vec::new(),
             reports: Vec::new(),
             completions,
+            py_root_state: 0,
         })
     }
 
@@ -253,6 +259,7 @@ impl Hub {
         if self.in_log {
             return Err(Errno(libc::EDEADLK)); // a log sink must not block: the loop is inside it
         }
+        crate::python::check_gil_released()?;
         let id = self.current;
         let task = self.current_task();
         if task.killed {
@@ -326,6 +333,7 @@ impl Hub {
 
     /// Makes the running thread runnable again at the back of the queue.
     fn requeue_current(&mut self) -> Result<()> {
+        crate::python::check_gil_released()?;
         let id = self.current;
         let task = self.current_task();
         if task.killed {
@@ -404,12 +412,14 @@ impl Hub {
         }
         task.state = State::Running;
         let co = task.coroutine.take();
+        crate::python::bind_gilstate(task.py_state);
         self.current = id;
         co
     }
 
     fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) {
         self.current = ROOT;
+        let py_state = self.tasks.get(id).map_or(0, |t| t.py_state);
         match outcome {
             Resumed::Suspended => {
                 if let Some(task) = self.tasks.get_mut(id) {
@@ -424,9 +434,11 @@ impl Hub {
             }
             Resumed::Overflowed => {
                 co.abandon();
+                crate::python::release_gil_after_overflow(py_state);
                 self.finish(id, Some("overflowed its stack"));
             }
         }
+        crate::python::bind_gilstate(self.py_root_state);
     }
 
     /// A thread ended: close what it owns, report a failure, hand its status to its joiners.

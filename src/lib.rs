@@ -14,6 +14,7 @@ mod hub;
 pub mod log;
 pub mod net;
 pub mod pool;
+mod python;
 pub mod sync;
 mod sys;
 pub mod thread;

@@ -52,6 +52,19 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
     spawn_in_pool(opts, None, f)
 }
 
+/// Starts a Python green thread (see `python`): `py_state` is its CPython thread state.
+pub(crate) fn spawn_python(
+    opts: SpawnOptions,
+    py_state: usize,
+    f: impl FnOnce() -> i32 + 'static,
+) -> Result<ThreadId> {
+    let id = spawn_in_pool(opts, None, f)?;
+    hub::with(|h| {
+        h.task_mut(id).expect("just spawned").py_state = py_state;
+        Ok(id)
+    })
+}
+
 /// Starts a green thread that counts against green pool `pool` (whose slot the caller holds).
 pub(crate) fn spawn_in_pool(
     opts: SpawnOptions,

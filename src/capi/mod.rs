@@ -16,6 +16,7 @@ use crate::error::{Errno, Result};
 
 pub mod net;
 pub mod pool;
+pub mod python;
 pub mod runtime;
 pub mod sync;
 pub mod thread;

@@ -1,0 +1,339 @@
+//! Python green threads: each runs on its own CPython thread state, entered from native code
+//! (never a ctypes callback), using only CPython's stable C API, resolved at run time with
+//! `dlsym` so the library has no link-time dependency on libpython.
+//!
+//! Three rules from the measured notes (`shared/notes/python-threads.md`):
+//! 1. `PyGILState_*` must name the running green thread's state, or C→Python callbacks and the
+//!    `-X dev` allocator checks see the wrong thread. CPython 3.12+ rebinds it whenever a state is
+//!    activated; on older versions the hub re-points CPython's gilstate key at every switch. The
+//!    key is found once: the pthread key whose value is this thread's gilstate state, confirmed
+//!    by planting a sentinel and seeing `PyGILState_GetThisThreadState` return it.
+//! 2. A blocking call made with the GIL held (through `ctypes.PyDLL`) would deadlock the hub: it
+//!    is refused with EDEADLK (the shim raises).
+//! 3. A thread that overflows its stack dies holding the GIL: the hub releases it (its thread
+//!    state and stack are leaked, never unwound).
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use crate::error::{Errno, Result};
+
+type PyObject = c_void;
+type PyThreadState = c_void;
+
+/// The CPython functions used, all in the stable ABI.
+struct Api {
+    eval_restore_thread: unsafe extern "C" fn(*mut PyThreadState),
+    eval_save_thread: unsafe extern "C" fn() -> *mut PyThreadState,
+    thread_state_new: unsafe extern "C" fn(*mut c_void) -> *mut PyThreadState,
+    thread_state_clear: unsafe extern "C" fn(*mut PyThreadState),
+    thread_state_delete_current: unsafe extern "C" fn(),
+    interpreter_get: unsafe extern "C" fn() -> *mut c_void,
+    object_call: unsafe extern "C" fn(*mut PyObject, *mut PyObject, *mut PyObject) -> *mut PyObject,
+    err_print: unsafe extern "C" fn(),
+    err_clear: unsafe extern "C" fn(),
+    err_occurred: unsafe extern "C" fn() -> *mut PyObject,
+    err_exception_matches: unsafe extern "C" fn(*mut PyObject) -> c_int,
+    exc_system_exit: *mut *mut PyObject,
+    inc_ref: unsafe extern "C" fn(*mut PyObject),
+    dec_ref: unsafe extern "C" fn(*mut PyObject),
+    gilstate_check: unsafe extern "C" fn() -> c_int,
+    gilstate_this_thread: unsafe extern "C" fn() -> *mut PyThreadState,
+    version_hex: u32,
+}
+
+// SAFETY: function pointers and a pointer to a CPython global, all valid for the process's life;
+// using them requires the GIL, which every call site holds (documented at each).
+unsafe impl Send for Api {}
+// SAFETY: as above; the struct is never mutated after creation.
+unsafe impl Sync for Api {}
+
+static API: OnceLock<std::result::Result<Api, Errno>> = OnceLock::new();
+/// Set once Python green threads exist: enables the GIL check in blocking calls.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// CPython's gilstate pthread key, on versions that do not rebind it themselves.
+static GILSTATE_KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+
+fn symbol(name: &CStr) -> Result<*mut c_void> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no other precondition.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    if p.is_null() {
+        Err(Errno(libc::ENOSYS)) // not running inside CPython
+    } else {
+        Ok(p)
+    }
+}
+
+macro_rules! func {
+    ($name:literal) => {{
+        let p = symbol($name)?;
+        // SAFETY: the symbol is the CPython function of that name, whose C signature is the
+        // field's type (stable ABI).
+        unsafe { std::mem::transmute::<*mut c_void, _>(p) }
+    }};
+}
+
+fn load() -> Result<Api> {
+    let version = symbol(c"Py_Version")
+        // SAFETY: Py_Version is CPython's `const unsigned long` (3.11+).
+        .map(|p| unsafe { *(p as *const std::ffi::c_ulong) } as u32)
+        .or_else(|_| version_from_string())?;
+    if version < 0x0309_0000 {
+        return Err(Errno(libc::ENOTSUP));
+    }
+    Ok(Api {
+        eval_restore_thread: func!(c"PyEval_RestoreThread"),
+        eval_save_thread: func!(c"PyEval_SaveThread"),
+        thread_state_new: func!(c"PyThreadState_New"),
+        thread_state_clear: func!(c"PyThreadState_Clear"),
+        thread_state_delete_current: func!(c"PyThreadState_DeleteCurrent"),
+        interpreter_get: func!(c"PyInterpreterState_Get"),
+        object_call: func!(c"PyObject_Call"),
+        err_print: func!(c"PyErr_Print"),
+        err_clear: func!(c"PyErr_Clear"),
+        err_occurred: func!(c"PyErr_Occurred"),
+        err_exception_matches: func!(c"PyErr_ExceptionMatches"),
+        exc_system_exit: symbol(c"PyExc_SystemExit")?.cast(),
+        inc_ref: func!(c"Py_IncRef"),
+        dec_ref: func!(c"Py_DecRef"),
+        gilstate_check: func!(c"PyGILState_Check"),
+        gilstate_this_thread: func!(c"PyGILState_GetThisThreadState"),
+        version_hex: version,
+    })
+}
+
+/// Python 3.9/3.10 have no `Py_Version`: parse `Py_GetVersion()` ("3.10.4 (main, ...").
+fn version_from_string() -> Result<u32> {
+    let get: unsafe extern "C" fn() -> *const c_char = func!(c"Py_GetVersion");
+    // SAFETY: Py_GetVersion returns a static NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(get()) }.to_string_lossy();
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Ok((major << 24) | (minor << 16))
+}
+
+fn api() -> Result<&'static Api> {
+    API.get_or_init(load).as_ref().map_err(|e| *e)
+}
+
+/// Prepares Python support; called by the shim with the GIL held, in the thread that will be
+/// the root (its thread state is the one restored whenever the root runs).
+pub fn init() -> Result<()> {
+    let api = api()?;
+    // SAFETY: the caller holds the GIL (documented contract of gh_py_init).
+    let root = unsafe { (api.gilstate_this_thread)() };
+    if root.is_null() {
+        return Err(Errno(libc::EINVAL));
+    }
+    crate::hub::with(|h| {
+        h.py_root_state = root as usize;
+        Ok(())
+    })?;
+    if api.version_hex < 0x030C_0000 {
+        GILSTATE_KEY.get_or_init(|| find_gilstate_key(api, root));
+    }
+    ACTIVE.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Finds CPython's gilstate key: a pthread key holding `root`, confirmed with a sentinel.
+fn find_gilstate_key(api: &Api, root: *mut PyThreadState) -> Option<libc::pthread_key_t> {
+    let sentinel = std::ptr::NonNull::<u64>::dangling()
+        .as_ptr()
+        .cast::<c_void>();
+    for key in 0..1024 as libc::pthread_key_t {
+        // SAFETY: pthread_getspecific on any key value is defined (NULL for unused keys).
+        if unsafe { libc::pthread_getspecific(key) } != root {
+            continue;
+        }
+        // SAFETY: the key is in use and holds `root`; the sentinel is planted only for the
+        // check below (no other code runs meanwhile: the GIL is held) and `root` put back.
+        let confirmed = unsafe {
+            libc::pthread_setspecific(key, sentinel);
+            let seen = (api.gilstate_this_thread)();
+            libc::pthread_setspecific(key, root);
+            seen == sentinel
+        };
+        if confirmed {
+            return Some(key);
+        }
+    }
+    None
+}
+
+/// Points CPython's gilstate at `state` (the thread about to run); a no-op where CPython does it.
+pub(crate) fn bind_gilstate(state: usize) {
+    if state == 0 {
+        return;
+    }
+    if let Some(Some(key)) = GILSTATE_KEY.get() {
+        // SAFETY: `key` is CPython's gilstate key (confirmed at init) and `state` a live thread
+        // state of this OS thread; this is exactly what CPython itself stores there.
+        unsafe { libc::pthread_setspecific(*key, state as *const c_void) };
+    }
+}
+
+/// EDEADLK if the caller holds the GIL: blocking now would stop every Python thread for good.
+pub(crate) fn check_gil_released() -> Result<()> {
+    if !ACTIVE.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let Ok(api) = api() else { return Ok(()) };
+    // SAFETY: PyGILState_Check may be called with or without the GIL.
+    if unsafe { (api.gilstate_check)() } == 1 {
+        return Err(Errno(libc::EDEADLK));
+    }
+    Ok(())
+}
+
+/// A green thread died on its guard page while running Python: release the GIL it held (its
+/// thread state is leaked with its stack).
+pub(crate) fn release_gil_after_overflow(state: usize) {
+    if state == 0 {
+        return;
+    }
+    if let Ok(api) = api() {
+        // SAFETY: this OS thread holds the GIL on behalf of the dead thread (it was running
+        // Python when it overflowed, or blocked with the GIL released: then Check says 0).
+        unsafe {
+            if (api.gilstate_check)() == 1 {
+                (api.eval_save_thread)();
+            }
+        }
+    }
+}
+
+/// What a Python green thread runs: `callable(*args, **kwargs)` on its own thread state.
+pub(crate) struct Call {
+    callable: usize,
+    args: usize,
+    kwargs: usize,
+    pub(crate) state: usize,
+}
+
+/// Takes references to the call's objects and makes its thread state. Needs the GIL.
+///
+/// # Safety
+/// The caller holds the GIL; `callable` is a live object, `args` a live tuple, `kwargs` NULL or
+/// a live dict.
+pub(crate) unsafe fn prepare(
+    callable: *mut PyObject,
+    args: *mut PyObject,
+    kwargs: *mut PyObject,
+) -> Result<Call> {
+    let api = api()?;
+    if callable.is_null() || args.is_null() {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: GIL held (caller's contract); the objects are live.
+    unsafe {
+        let state = (api.thread_state_new)((api.interpreter_get)());
+        if state.is_null() {
+            return Err(Errno(libc::ENOMEM));
+        }
+        (api.inc_ref)(callable);
+        (api.inc_ref)(args);
+        if !kwargs.is_null() {
+            (api.inc_ref)(kwargs);
+        }
+        Ok(Call {
+            callable: callable as usize,
+            args: args as usize,
+            kwargs: kwargs as usize,
+            state: state as usize,
+        })
+    }
+}
+
+/// Gives back what `prepare` took, when the thread could not be spawned. Needs the GIL.
+///
+/// # Safety
+/// The caller holds the GIL and `call` came from `prepare` and was never run.
+pub(crate) unsafe fn discard(call: Call) {
+    let Ok(api) = api() else { return };
+    // SAFETY: GIL held; these are the references and the (never current) state `prepare` made.
+    unsafe {
+        (api.dec_ref)(call.callable as *mut PyObject);
+        (api.dec_ref)(call.args as *mut PyObject);
+        if call.kwargs != 0 {
+            (api.dec_ref)(call.kwargs as *mut PyObject);
+        }
+        (api.thread_state_clear)(call.state as *mut PyThreadState);
+        let delete: Result<unsafe extern "C" fn(*mut PyThreadState)> =
+            symbol(c"PyThreadState_Delete").map(|p| std::mem::transmute::<*mut c_void, _>(p));
+        if let Ok(delete) = delete {
+            delete(call.state as *mut PyThreadState);
+        }
+    }
+}
+
+/// The body of a Python green thread (on its coroutine stack). Returns its status: 0, or 1 if
+/// an exception escaped the callable (printed, except SystemExit, which the shim handles).
+pub(crate) fn run(call: Call) -> i32 {
+    let Ok(api) = api() else { return 1 };
+    let state = call.state as *mut PyThreadState;
+    // SAFETY: `state` is this thread's own state (made by `prepare`, never current elsewhere);
+    // restoring it takes the GIL. The GIL is held from here until DeleteCurrent releases it;
+    // the objects are the references `prepare` took.
+    unsafe {
+        (api.eval_restore_thread)(state);
+        bind_gilstate(call.state);
+        let kwargs = call.kwargs as *mut PyObject;
+        let result = (api.object_call)(
+            call.callable as *mut PyObject,
+            call.args as *mut PyObject,
+            kwargs,
+        );
+        let mut status = 0;
+        if result.is_null() {
+            status = 1;
+            if !(api.err_occurred)().is_null() {
+                if (api.err_exception_matches)(*api.exc_system_exit) != 0 {
+                    (api.err_clear)(); // PyErr_Print would exit the process from in here
+                } else {
+                    (api.err_print)();
+                }
+            }
+        } else {
+            (api.dec_ref)(result);
+        }
+        (api.dec_ref)(call.callable as *mut PyObject);
+        (api.dec_ref)(call.args as *mut PyObject);
+        if !kwargs.is_null() {
+            (api.dec_ref)(kwargs);
+        }
+        (api.thread_state_clear)(state);
+        (api.thread_state_delete_current)(); // also releases the GIL
+        status
+    }
+}
+
+/// A prepared call not yet run: if it is dropped unrun (the spawn failed, with the GIL still
+/// held by the spawner), its references and thread state are given back.
+pub(crate) struct Pending(Option<Call>);
+
+impl Pending {
+    pub(crate) fn new(call: Call) -> Pending {
+        Pending(Some(call))
+    }
+
+    pub(crate) fn state(&self) -> usize {
+        self.0.as_ref().map_or(0, |c| c.state)
+    }
+
+    pub(crate) fn run(mut self) -> i32 {
+        self.0.take().map_or(1, run)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            // SAFETY: only dropped unrun on gh_py_spawn's failure path, where the caller holds
+            // the GIL; the call came from `prepare`.
+            unsafe { discard(call) };
+        }
+    }
+}
