@@ -255,6 +255,27 @@ int gh_settimeout(gh_sock s, int64_t ms);
 int gh_gettimeout(gh_sock s, int64_t *ms);
 
 /**
+ * Takes over an existing stream socket (listening or connected, any family) as a green
+ * socket owned by the calling thread, e.g. one set up with options greenhub does not offer.
+ * The fd is made non-blocking and now belongs to greenhub (gh_close closes it); on failure it
+ * is left untouched. ENOTSOCK or EINVAL if it is not a stream socket.
+ */
+gh_sock gh_adopt(int fd);
+
+/**
+ * Waits until the socket may be readable, for operations greenhub does not wrap (then try
+ * them; on EAGAIN wait again). Socket timeout, deadline and kill apply; EBUSY if another
+ * thread already waits to read it.
+ */
+int gh_wait_readable(gh_sock s);
+
+/**
+ * Waits until the socket may be writable (e.g. a non-blocking connect completed); as
+ * gh_wait_readable().
+ */
+int gh_wait_writable(gh_sock s);
+
+/**
  * Hands ownership of the socket to green thread `t` (0: the root, which never closes it on
  * its own): the socket is closed when `t` ends. EBADF if the socket is not live or `t` has
  * ended.
@@ -502,6 +523,13 @@ int gh_join(gh_thread t, int *status);
  * the root (0); EBADF for an unknown id.
  */
 int gh_kill(gh_thread t);
+
+/**
+ * Makes the blocking call thread `t` (0: the root) is waiting in fail with EINTR, once, without
+ * killing it; a thread that is not waiting is not affected. For bindings that raise an
+ * exception into a thread. EBADF for an unknown or ended thread.
+ */
+int gh_interrupt(gh_thread t);
 
 /**
  * Ends the calling green thread with `status`, like returning it from the entry function.

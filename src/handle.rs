@@ -48,11 +48,16 @@ impl<T> Table<T> {
 
     /// Stores `value`; fails with EMFILE when every index is taken.
     pub(crate) fn insert(&mut self, value: T) -> Result<u64> {
+        self.try_insert(value).map_err(|_| Errno(libc::EMFILE))
+    }
+
+    /// Stores `value`, or gives it back when every index is taken.
+    pub(crate) fn try_insert(&mut self, value: T) -> std::result::Result<u64, T> {
         let index = match self.free.pop() {
             Some(index) => index as usize,
             None => {
                 if self.slots.len() as u64 > INDEX_MASK {
-                    return Err(Errno(libc::EMFILE));
+                    return Err(value);
                 }
                 self.slots.push(Slot {
                     generation: 1,

@@ -74,6 +74,8 @@ macro_rules! func {
     }};
 }
 
+// `func!` transmutes to the type of the field it initialises: that declaration is the annotation.
+#[allow(clippy::missing_transmute_annotations)]
 fn load() -> Result<Api> {
     let version = symbol(c"Py_Version")
         // SAFETY: Py_Version is CPython's `const unsigned long` (3.11+).
@@ -104,6 +106,7 @@ fn load() -> Result<Api> {
 }
 
 /// Python 3.9/3.10 have no `Py_Version`: parse `Py_GetVersion()` ("3.10.4 (main, ...").
+#[allow(clippy::missing_transmute_annotations)] // typed by the `let` binding
 fn version_from_string() -> Result<u32> {
     let get: unsafe extern "C" fn() -> *const c_char = func!(c"Py_GetVersion");
     // SAFETY: Py_GetVersion returns a static NUL-terminated string.
@@ -262,7 +265,9 @@ pub(crate) unsafe fn discard(call: Call) {
         }
         (api.thread_state_clear)(call.state as *mut PyThreadState);
         let delete: Result<unsafe extern "C" fn(*mut PyThreadState)> =
-            symbol(c"PyThreadState_Delete").map(|p| std::mem::transmute::<*mut c_void, _>(p));
+            symbol(c"PyThreadState_Delete").map(|p| {
+                std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut PyThreadState)>(p)
+            });
         if let Ok(delete) = delete {
             delete(call.state as *mut PyThreadState);
         }

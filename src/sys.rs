@@ -30,6 +30,21 @@ pub(crate) fn socket(family: libc::c_int) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+pub(crate) fn set_nonblocking(fd: RawFd) -> Result<()> {
+    // SAFETY: fcntl with F_GETFL/F_SETFL and integer arguments on a caller-owned fd.
+    let flags = retry(|| unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    retry(|| unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+/// True if `fd` is a stream socket.
+pub(crate) fn is_stream_socket(fd: RawFd) -> Result<bool> {
+    let mut buf = [0u8; 4];
+    get_option(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut buf)?;
+    Ok(i32::from_ne_bytes(buf) == libc::SOCK_STREAM)
+}
+
 pub(crate) fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> Result<()> {
     set_option(fd, level, name, &value.to_ne_bytes())
 }

@@ -148,6 +148,18 @@ pub fn kill(id: ThreadId) -> Result<()> {
     hub::with(|h| h.kill(id))
 }
 
+/// Makes the blocking call thread `id` (0: the root) is waiting in fail with EINTR, once; a
+/// thread that is not waiting is not affected. For bindings that raise into a thread.
+pub fn interrupt(id: ThreadId) -> Result<()> {
+    hub::with(|h| {
+        if !h.is_alive(id) {
+            return Err(Errno(libc::EBADF));
+        }
+        h.interrupt(id, crate::hub::Wake::Interrupted);
+        Ok(())
+    })
+}
+
 /// Ends the calling green thread with `status` at once. Everything between the thread's entry
 /// and this call is unwound; Rust destructors run. In the root it returns EPERM.
 pub fn exit(status: i32) -> Errno {

@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::Duration;
 
 use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf};
@@ -248,6 +249,47 @@ pub extern "C" fn gh_gettimeout(s: gh_sock, ms: *mut i64) -> c_int {
         unsafe { *ms = value };
         Ok(0)
     })
+}
+
+/// Takes over an existing stream socket (listening or connected, any family) as a green
+/// socket owned by the calling thread, e.g. one set up with options greenhub does not offer.
+/// The fd is made non-blocking and now belongs to greenhub (gh_close closes it); on failure it
+/// is left untouched. ENOTSOCK or EINVAL if it is not a stream socket.
+#[no_mangle]
+pub extern "C" fn gh_adopt(fd: c_int) -> gh_sock {
+    call(-1, || {
+        if fd < 0 {
+            return Err(Errno(libc::EBADF));
+        }
+        if !crate::sys::is_stream_socket(fd)? {
+            return Err(Errno(libc::EINVAL));
+        }
+        // SAFETY: the caller hands over `fd`, an open stream socket it owns (checked above),
+        // and must not use or close it afterwards, as documented.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        match net::adopt_fd(owned) {
+            Ok(id) => Ok(id as gh_sock),
+            Err((e, owned)) => {
+                let _ = owned.into_raw_fd(); // still the caller's: do not close it
+                Err(e)
+            }
+        }
+    })
+}
+
+/// Waits until the socket may be readable, for operations greenhub does not wrap (then try
+/// them; on EAGAIN wait again). Socket timeout, deadline and kill apply; EBUSY if another
+/// thread already waits to read it.
+#[no_mangle]
+pub extern "C" fn gh_wait_readable(s: gh_sock) -> c_int {
+    call(-1, || net::wait(handle(s)?, false).map(|()| 0))
+}
+
+/// Waits until the socket may be writable (e.g. a non-blocking connect completed); as
+/// gh_wait_readable().
+#[no_mangle]
+pub extern "C" fn gh_wait_writable(s: gh_sock) -> c_int {
+    call(-1, || net::wait(handle(s)?, true).map(|()| 0))
 }
 
 /// Hands ownership of the socket to green thread `t` (0: the root, which never closes it on

@@ -109,6 +109,14 @@ pub extern "C" fn gh_kill(t: gh_thread) -> c_int {
     call(-1, || green::kill(handle(t)?).map(|()| 0))
 }
 
+/// Makes the blocking call thread `t` (0: the root) is waiting in fail with EINTR, once, without
+/// killing it; a thread that is not waiting is not affected. For bindings that raise an
+/// exception into a thread. EBADF for an unknown or ended thread.
+#[no_mangle]
+pub extern "C" fn gh_interrupt(t: gh_thread) -> c_int {
+    call(-1, || green::interrupt(handle(t)?).map(|()| 0))
+}
+
 /// Ends the calling green thread with `status`, like returning it from the entry function.
 /// The frames between the entry and this call are discarded without running C cleanup code
 /// (like pthread_exit); the C code needs unwind tables, the default of gcc and clang on

@@ -10,8 +10,8 @@ mod tcp;
 pub use addr::resolve;
 pub use io::{read_until, recv, send, sendall, sendfile};
 pub use socket::{
-    close, fileno, get_option, give, local_addr, peer_addr, set_option, set_timeout, shutdown,
-    timeout,
+    adopt_fd, close, fileno, get_option, give, local_addr, peer_addr, set_option, set_timeout,
+    shutdown, timeout, wait,
 };
 pub use tcp::{accept, connect, listen};
 

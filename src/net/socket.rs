@@ -50,31 +50,41 @@ pub(crate) fn get(h: &mut Hub, id: u64) -> Result<&mut Socket> {
     h.sockets.get_mut(id).ok_or(Errno(libc::EBADF))
 }
 
-/// Puts a new non-blocking fd under the hub, owned by the running thread.
-pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd) -> Result<u64> {
+/// Puts a new non-blocking fd under the hub, owned by the running thread. On failure the fd
+/// comes back with the error (so a caller that was lent it can return it).
+pub(crate) fn try_adopt(h: &mut Hub, fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
     let raw = fd.as_raw_fd();
     let owner = h.current;
-    let id = h.sockets.insert(Socket {
+    let socket = Socket {
         fd,
         owner,
         reader: None,
         writer: None,
         timeout: None,
         rbuf: ReadBuffer::default(),
-    })?;
+    };
+    let id = match h.sockets.try_insert(socket) {
+        Ok(id) => id,
+        Err(socket) => return Err((Errno(libc::EMFILE), socket.fd)),
+    };
     let interest = Interest::READABLE | Interest::WRITABLE;
     if let Err(err) = h
         .poll
         .registry()
         .register(&mut SourceFd(&raw), Token(id as usize), interest)
     {
-        h.sockets.remove(id);
-        return Err(err.into());
+        let sock = h.sockets.remove(id).expect("inserted above");
+        return Err((err.into(), sock.fd));
     }
     if owner != ROOT {
         h.current_task().owned.push(id);
     }
     Ok(id)
+}
+
+/// Puts a new non-blocking fd under the hub, owned by the running thread (closed on failure).
+pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd) -> Result<u64> {
+    try_adopt(h, fd).map_err(|(e, _fd)| e)
 }
 
 /// Closes `id` inside the hub: wakes its waiters with EBADF, deregisters, closes the fd.
@@ -153,6 +163,31 @@ pub(crate) fn retry_io<T>(
             other => return other,
         }
     }
+}
+
+/// Puts an existing stream socket `fd` under the hub (made non-blocking), owned by the calling
+/// thread. On failure the fd comes back with the error, still open.
+pub fn adopt_fd(fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
+    if let Err(e) = sys::set_nonblocking(fd.as_raw_fd()) {
+        return Err((e, fd));
+    }
+    let mut lent = Some(fd);
+    match hub::with(|h| Ok(try_adopt(h, lent.take().expect("taken once")))) {
+        Ok(result) => result,
+        // The hub could not be created: the closure never ran and the fd is still here.
+        Err(e) => Err((e, lent.take().expect("closure did not run"))),
+    }
+}
+
+/// Waits until the socket may be readable (or writable): for calls greenhub does not wrap.
+/// Honours the socket timeout, the thread's deadline and kill; EBUSY if another thread waits.
+pub fn wait(id: u64, writable: bool) -> Result<()> {
+    let dir = if writable {
+        Direction::Write
+    } else {
+        Direction::Read
+    };
+    wait_ready(id, dir)
 }
 
 /// Closes a socket; threads waiting on it get EBADF.

@@ -2506,6 +2506,7 @@ static int echo_handler(gh_sock s, void *arg) {
 struct client {
   uint16_t port;
   const char *line;
+  int pre_ms;   /* before connecting */
   int delay_ms; /* before sending */
   int rc, err;
   char reply[128];
@@ -2521,6 +2522,7 @@ static int client_body(void *arg) {
   gh_deadline_push(5000);
   c->rc = -1;
   c->reply_n = c->eof_n = -2;
+  if (c->pre_ms) gh_sleep(c->pre_ms);
   errno = 0;
   gh_sock s = gh_connect("127.0.0.1", c->port);
   if (s <= 0) {
@@ -2692,22 +2694,13 @@ static void test_serve_stop_others_go_on(void) {
   REQUIRE(l > 0);
   struct srv sv;
   memset(&sv, 0, sizeof sv);
-  struct client slow;
+  struct client slow, stop;
   client_init(&slow, port, "slow\n");
-  struct controller ct;
-  memset(&ct, 0, sizeof ct);
-  ct.clients = NULL;
-  ct.n = 0;
-  client_init(&ct.stop, port, "stop\n");
+  client_init(&stop, port, "stop\n");
+  stop.pre_ms = 20; /* connects once the slow handler is running */
   gh_thread ts = gh_spawn(client_body, &slow);
-  REQUIRE(ts > 0);
-  struct op dummy; /* the stop client goes 20 ms after the slow one */
-  (void)dummy;
-  gh_thread tc = gh_spawn(controller_body, &ct);
-  REQUIRE(tc > 0);
-  ct.gap_ms = 0;
-  /* delay the controller: it runs its stop client at once, so make it connect later */
-  ct.stop.delay_ms = 20;
+  gh_thread tc = gh_spawn(client_body, &stop);
+  REQUIRE(ts > 0 && tc > 0);
   gh_deadline_push(ROOT_DEADLINE_MS);
   errno = 0;
   int rc = gh_serve(l, echo_handler, &sv, 10);
@@ -2722,7 +2715,7 @@ static void test_serve_stop_others_go_on(void) {
   JOIN(ts);
   JOIN(tc);
   CHECK_CLIENT(slow, "late\n");
-  CHECK_CLIENT(ct.stop, "bye\n");
+  CHECK_CLIENT(stop, "bye\n");
   CHECK_EQ(sv.cur, 0);
   CHECK_EQ(gh_close(l), 0);
 }
@@ -2790,3 +2783,462 @@ static void test_serve_listener_closed(void) {
   CHECK_ERR(gh_serve(l, echo_handler, &sv, 4), EBADF);
   CHECK_ERR(gh_serve(0x7fffffff, echo_handler, &sv, 4), EBADF);
 }
+
+/* ========================================================================================== */
+/* native thread pool                                                                         */
+
+struct tp_job {
+  int ms;          /* native sleep */
+  void *ret;       /* what the function returns */
+  long tid;        /* OS thread it ran on */
+  int finished;    /* set (atomically) when the function is done */
+  double t_end;
+  gh_event foreign_ev; /* if > 0: the function tries to use this hub handle */
+  int foreign_rc, foreign_err;
+};
+
+static void *tp_sleep_fn(void *arg) {
+  struct tp_job *j = arg;
+  __atomic_store_n(&j->tid, os_tid(), __ATOMIC_SEQ_CST);
+  if (j->foreign_ev > 0) {
+    errno = 0;
+    j->foreign_rc = gh_event_set(j->foreign_ev, NULL); /* another OS thread's handle */
+    j->foreign_err = errno;
+  }
+  sleep_native_ms(j->ms);
+  j->t_end = now_ms();
+  __atomic_store_n(&j->finished, 1, __ATOMIC_SEQ_CST);
+  return j->ret;
+}
+
+static int tp_finished(struct tp_job *j) { return __atomic_load_n(&j->finished, __ATOMIC_SEQ_CST); }
+
+struct tp_call {
+  struct tp_job *job;
+  int deadline; /* > 0: gh_deadline_push */
+  int rc, err;
+  void *result;
+  double t_start, el;
+  int ticks_before, ticks_after;
+  int pongs_before, pongs_after;
+  int finished_at_return;
+  volatile int done;
+};
+
+static volatile int ticks, pongs, stop_aux;
+
+static int ticker_body(void *arg) {
+  (void)arg;
+  while (!stop_aux) {
+    if (gh_sleep(10) != 0) return 1;
+    ticks++;
+  }
+  return 0;
+}
+
+static int pong_server_body(void *arg) {
+  gh_sock s = (gh_sock)(intptr_t)arg;
+  char line[64];
+  ssize_t n;
+  gh_deadline_push(10000);
+  while ((n = gh_readline(s, line, sizeof line)) > 0)
+    if (gh_sendall(s, line, (size_t)n) != 0) break;
+  gh_deadline_pop();
+  return 0;
+}
+
+static int ping_client_body(void *arg) {
+  gh_sock s = (gh_sock)(intptr_t)arg;
+  char line[64];
+  gh_deadline_push(10000);
+  while (!stop_aux) {
+    if (gh_sendall(s, "ping\n", 5) != 0) break;
+    if (gh_readline(s, line, sizeof line) != 5) break;
+    pongs++;
+    if (gh_sleep(10) != 0) break;
+  }
+  gh_deadline_pop();
+  return 0;
+}
+
+static int tp_call_body(void *arg) {
+  struct tp_call *c = arg;
+  if (c->deadline > 0) gh_deadline_push(c->deadline);
+  c->ticks_before = ticks;
+  c->pongs_before = pongs;
+  c->result = UNTOUCHED;
+  c->t_start = now_ms();
+  errno = 0;
+  c->rc = gh_tpool_execute(tp_sleep_fn, c->job, &c->result);
+  c->err = errno;
+  c->el = now_ms() - c->t_start;
+  c->finished_at_return = tp_finished(c->job);
+  c->ticks_after = ticks;
+  c->pongs_after = pongs;
+  if (c->deadline > 0) gh_deadline_pop();
+  c->done = 1;
+  return 0;
+}
+
+static void test_tpool_hub_not_blocked(void) {
+  ticks = pongs = stop_aux = 0;
+  gh_sock a, b;
+  REQUIRE(make_pair(&a, &b) == 0);
+  gh_thread tick = gh_spawn(ticker_body, NULL);
+  gh_thread srv = gh_spawn(pong_server_body, (void *)(intptr_t)b);
+  gh_thread cli = gh_spawn(ping_client_body, (void *)(intptr_t)a);
+  REQUIRE(tick > 0 && srv > 0 && cli > 0);
+  CHECK_EQ(gh_sleep(15), 0);
+  gh_event ev = gh_event_new();
+  REQUIRE(ev > 0);
+  struct tp_job j;
+  memset(&j, 0, sizeof j);
+  j.ms = 200;
+  j.ret = (void *)(intptr_t)0x1234;
+  j.foreign_ev = ev;
+  struct tp_call c;
+  memset(&c, 0, sizeof c);
+  c.job = &j;
+  c.rc = -2;
+  gh_thread t = gh_spawn(tp_call_body, &c);
+  REQUIRE(t > 0);
+  JOIN(t);
+  stop_aux = 1;
+  CHECKF(c.rc == 0, "gh_tpool_execute: %d errno=%s", c.rc, th_errname(c.err));
+  CHECKF(c.result == (void *)(intptr_t)0x1234, "result %p, want 0x1234", c.result);
+  CHECKF(c.el >= 195 && c.el < 1000, "a 200 ms function returned after %.1f ms", c.el);
+  CHECKF(c.finished_at_return, "gh_tpool_execute returned before the function finished");
+  int dt = c.ticks_after - c.ticks_before, dp = c.pongs_after - c.pongs_before;
+  CHECKF(dt >= 5, "the 10 ms ticker ticked %d time(s) during the 200 ms call (want >= 5: the "
+         "hub must keep running)", dt);
+  CHECKF(dp >= 5, "the ping/pong pair exchanged %d line(s) during the 200 ms call (want >= 5)",
+         dp);
+  th_note("during the 200 ms call: %d ticks, %d pongs", dt, dp);
+  CHECKF(j.tid != 0 && j.tid != os_tid(), "the function ran on OS thread %ld; the hub is %ld "
+         "(want another thread)", j.tid, os_tid());
+  CHECKF(j.foreign_rc == -1 && j.foreign_err == EBADF, "the function used the hub's event handle "
+         "from its worker thread: rc %d errno=%s, want EBADF", j.foreign_rc,
+         th_errname(j.foreign_err));
+  CHECK_EQ(gh_event_is_set(ev), 0);
+  CHECK_EQ(gh_event_free(ev), 0);
+  JOIN(tick);
+  JOIN(cli);
+  gh_close(a); /* the server sees EOF */
+  JOIN(srv);
+  gh_close(b);
+
+  /* From the root, with no other thread: the worker will complete it, so no EDEADLK. */
+  struct tp_job r;
+  memset(&r, 0, sizeof r);
+  r.ms = 20;
+  r.ret = &marker_b;
+  void *res = UNTOUCHED;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  errno = 0;
+  int rc = gh_tpool_execute(tp_sleep_fn, &r, &res);
+  int e = errno;
+  CHECKF(rc == 0 && res == &marker_b, "root gh_tpool_execute: %d errno=%s result %p (want %p)",
+         rc, th_errname(e), res, (void *)&marker_b);
+  r.finished = 0;
+  r.ret = NULL;
+  CHECK_EQ(gh_tpool_execute(tp_sleep_fn, &r, NULL), 0); /* result may be NULL */
+  CHECK(tp_finished(&r));
+  gh_deadline_pop();
+  CHECK_ERR(gh_tpool_execute(NULL, &r, &res), EINVAL);
+}
+
+static void test_tpool_parallel(void) {
+  enum { N = 4 };
+  if (gh_tpool_get_size() < N) CHECK_EQ(gh_tpool_set_size(N), 0);
+  struct tp_job j[N];
+  struct tp_call c[N];
+  gh_thread t[N];
+  double t0 = now_ms();
+  for (int i = 0; i < N; i++) {
+    memset(&j[i], 0, sizeof j[i]);
+    j[i].ms = 200;
+    j[i].ret = (void *)(intptr_t)(i + 1);
+    memset(&c[i], 0, sizeof c[i]);
+    c[i].job = &j[i];
+    c[i].rc = -2;
+    t[i] = gh_spawn(tp_call_body, &c[i]);
+    REQUIRE(t[i] > 0);
+  }
+  for (int i = 0; i < N; i++) JOIN(t[i]);
+  double el = now_ms() - t0;
+  for (int i = 0; i < N; i++)
+    CHECKF(c[i].rc == 0 && c[i].result == (void *)(intptr_t)(i + 1), "call %d: rc %d errno=%s "
+           "result %p", i, c[i].rc, th_errname(c[i].err), c[i].result);
+  CHECKF(el < 600, "4 parallel 200 ms calls (pool size %zu) took %.1f ms (want < 600)",
+         gh_tpool_get_size(), el);
+  th_note("4 x 200 ms on the thread pool: %.1f ms", el);
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < i; k++)
+      CHECKF(j[i].tid != j[k].tid, "calls %d and %d ran on the same OS thread %ld", k, i,
+             j[i].tid);
+}
+
+static void test_tpool_deadline(void) {
+  struct tp_job j;
+  memset(&j, 0, sizeof j);
+  j.ms = 300;
+  j.ret = &marker_a;
+  struct tp_call c;
+  memset(&c, 0, sizeof c);
+  c.job = &j;
+  c.rc = -2;
+  c.deadline = 50;
+  gh_thread t = gh_spawn(tp_call_body, &c);
+  REQUIRE(t > 0);
+  JOIN(t);
+  CHECKF(c.rc == -1 && c.err == ETIMEDOUT, "gh_tpool_execute of a 300 ms function under a 50 ms "
+         "deadline: %d errno=%s, want ETIMEDOUT", c.rc, th_errname(c.err));
+  CHECKF(c.el >= 49 && c.el < 200, "it failed after %.1f ms (want ~50)", c.el);
+  CHECKF(!c.finished_at_return, "the function had already finished when the call timed out");
+  CHECKF(c.result == UNTOUCHED, "a timed out call wrote the result (%p)", c.result);
+  CHECK_EQ(gh_sleep(400), 0);
+  CHECKF(tp_finished(&j), "the function did not complete on its worker after the timeout");
+  CHECKF(c.result == UNTOUCHED, "the late result was written after the timeout (%p)", c.result);
+
+  /* The root's deadline too. */
+  struct tp_job r;
+  memset(&r, 0, sizeof r);
+  r.ms = 300;
+  r.ret = &marker_b;
+  void *res = UNTOUCHED;
+  CHECK_EQ(gh_deadline_push(50), 0);
+  double t0 = now_ms();
+  CHECK_ERR(gh_tpool_execute(tp_sleep_fn, &r, &res), ETIMEDOUT);
+  double el = now_ms() - t0;
+  CHECK_EQ(gh_deadline_pop(), 0);
+  CHECKF(el >= 49 && el < 200, "root: timed out after %.1f ms (want ~50)", el);
+  CHECK_EQ(gh_sleep(400), 0);
+  CHECK(tp_finished(&r));
+  CHECKF(res == UNTOUCHED, "root: the late result was written (%p)", res);
+}
+
+static void test_tpool_kill(void) {
+  struct tp_job j;
+  memset(&j, 0, sizeof j);
+  j.ms = 300;
+  j.ret = &marker_a;
+  struct tp_call c;
+  memset(&c, 0, sizeof c);
+  c.job = &j;
+  c.rc = -2;
+  gh_thread t = gh_spawn(tp_call_body, &c);
+  REQUIRE(t > 0);
+  CHECK_EQ(gh_sleep(30), 0);
+  CHECK(!c.done);
+  double t0 = now_ms();
+  CHECK_EQ(gh_kill(t), 0);
+  WAIT_FOR(c.done, 1000);
+  double el = now_ms() - t0;
+  JOIN(t);
+  CHECKF(c.rc == -1 && c.err == ECANCELED, "killed gh_tpool_execute: %d errno=%s, want ECANCELED",
+         c.rc, th_errname(c.err));
+  CHECKF(el < 100, "the killed call returned %.1f ms after the kill", el);
+  CHECKF(!c.finished_at_return, "the function had finished when the killed call returned");
+  CHECK(c.result == UNTOUCHED);
+  CHECK_EQ(gh_sleep(400), 0);
+  CHECKF(tp_finished(&j), "the function did not complete on its worker after the kill");
+  CHECK(c.result == UNTOUCHED);
+}
+
+static void test_tpool_size(void) {
+  const char *env = getenv("GREENHUB_TPOOL_SIZE");
+  const char *nf = getenv("GH_TEST_NOFORK");
+  if (!env && !(nf && *nf && strcmp(nf, "0") != 0))
+    CHECKF(gh_tpool_get_size() == 20, "default thread pool size %zu, want 20",
+           gh_tpool_get_size());
+  size_t before = gh_tpool_get_size();
+  CHECK_ERR(gh_tpool_set_size(0), EINVAL);
+  CHECK_EQ(gh_tpool_get_size(), before);
+  CHECK_EQ(gh_tpool_set_size(3), 0);
+  CHECK_EQ(gh_tpool_get_size(), 3);
+  CHECK_EQ(gh_tpool_set_size(8), 0);
+  CHECK_EQ(gh_tpool_get_size(), 8);
+  /* Size 1: two 100 ms calls run one after the other. */
+  CHECK_EQ(gh_tpool_set_size(1), 0);
+  CHECK_EQ(gh_tpool_get_size(), 1);
+  struct tp_job j[2];
+  struct tp_call c[2];
+  gh_thread t[2];
+  double t0 = now_ms();
+  for (int i = 0; i < 2; i++) {
+    memset(&j[i], 0, sizeof j[i]);
+    j[i].ms = 100;
+    memset(&c[i], 0, sizeof c[i]);
+    c[i].job = &j[i];
+    c[i].rc = -2;
+    t[i] = gh_spawn(tp_call_body, &c[i]);
+    REQUIRE(t[i] > 0);
+  }
+  JOIN(t[0]);
+  JOIN(t[1]);
+  double el = now_ms() - t0;
+  CHECK(c[0].rc == 0 && c[1].rc == 0);
+  CHECKF(el >= 190, "pool size 1: two 100 ms calls took %.1f ms (want >= ~200: one at a time)",
+         el);
+  CHECK_EQ(gh_tpool_set_size(before), 0);
+}
+
+/* ========================================================================================== */
+/* handles across kinds and OS threads                                                        */
+
+struct foreign_sync {
+  gh_sem s;
+  gh_event e;
+  gh_chan c;
+  gh_pool p;
+  int rc[6], err[6];
+};
+
+static void *foreign_sync_main(void *arg) {
+  struct foreign_sync *f = arg;
+  errno = 0;
+  f->rc[0] = gh_sem_release(f->s);
+  f->err[0] = errno;
+  errno = 0;
+  f->rc[1] = gh_event_set(f->e, NULL);
+  f->err[1] = errno;
+  errno = 0;
+  f->rc[2] = gh_chan_try_send(f->c, NULL);
+  f->err[2] = errno;
+  errno = 0;
+  f->rc[3] = gh_pool_stat(f->p, NULL, NULL, NULL);
+  f->err[3] = errno;
+  errno = 0;
+  f->rc[4] = gh_sem_free(f->s);
+  f->err[4] = errno;
+  errno = 0;
+  f->rc[5] = gh_chan_close(f->c);
+  f->err[5] = errno;
+  return NULL;
+}
+
+static void test_sync_handle_kinds_and_threads(void) {
+  gh_sem s = gh_sem_new(0);
+  gh_event e = gh_event_new();
+  gh_chan c = gh_chan_new(4);
+  gh_pool p = gh_pool_new(1);
+  REQUIRE(s > 0 && e > 0 && c > 0 && p > 0);
+  /* A handle of one kind is not a handle of another. */
+  CHECK_ERR(gh_sem_release(e), EBADF);
+  CHECK_ERR(gh_sem_release(c), EBADF);
+  CHECK_ERR(gh_sem_release(p), EBADF);
+  CHECK_ERR(gh_event_set(s, NULL), EBADF);
+  CHECK_ERR(gh_event_set(c, NULL), EBADF);
+  CHECK_ERR(gh_event_is_set(p), EBADF);
+  CHECK_ERR(gh_chan_try_send(s, NULL), EBADF);
+  CHECK_ERR(gh_chan_try_send(e, NULL), EBADF);
+  CHECK_ERR(gh_chan_try_send(p, NULL), EBADF);
+  CHECK_ERR(gh_pool_stat(s, NULL, NULL, NULL), EBADF);
+  CHECK_ERR(gh_pool_stat(c, NULL, NULL, NULL), EBADF);
+  CHECK_ERR(gh_sem_free(c), EBADF);
+  CHECK_ERR(gh_chan_free(s), EBADF);
+  CHECK_ERR(gh_event_free(p), EBADF);
+  CHECK_ERR(gh_pool_free(e), EBADF);
+  gh_thread t = gh_spawn(sleep_ms_body, (void *)(intptr_t)1);
+  REQUIRE(t > 0);
+  CHECK_ERR(gh_sem_release(t), EBADF);
+  CHECK_ERR(gh_chan_try_send(t, NULL), EBADF);
+  CHECK_EQ(JOIN(t), 0);
+  uint16_t port;
+  gh_sock l = listen_local(&port);
+  REQUIRE(l > 0);
+  CHECK_ERR(gh_sem_release(l), EBADF);
+  CHECK_ERR(gh_event_set(l, NULL), EBADF);
+  CHECK_ERR(gh_chan_try_send(l, NULL), EBADF);
+  CHECK_ERR(gh_pool_stat(l, NULL, NULL, NULL), EBADF);
+  CHECK_ERR(gh_serve(s, echo_handler, NULL, 1), EBADF); /* a semaphore is not a listener */
+  gh_close(l);
+  /* Nothing above changed anything. */
+  CHECK_EQ(sem_value(s), 0);
+  CHECK_EQ(gh_event_is_set(e), 0);
+  CHECK_EQ(chan_len(c), 0);
+  CHECK_EQ(pool_running(p), 0);
+
+  /* Another OS thread gets EBADF for this hub's handles. */
+  struct foreign_sync f;
+  memset(&f, 0, sizeof f);
+  f.s = s;
+  f.e = e;
+  f.c = c;
+  f.p = p;
+  pthread_t pt;
+  REQUIRE(pthread_create(&pt, NULL, foreign_sync_main, &f) == 0);
+  pthread_join(pt, NULL);
+  static const char *const what[6] = {"gh_sem_release", "gh_event_set", "gh_chan_try_send",
+                                      "gh_pool_stat", "gh_sem_free", "gh_chan_close"};
+  for (int i = 0; i < 6; i++)
+    CHECKF(f.rc[i] == -1 && f.err[i] == EBADF, "%s from another OS thread: %d errno=%s, want "
+           "EBADF", what[i], f.rc[i], th_errname(f.err[i]));
+  CHECK_EQ(sem_value(s), 0);
+  CHECK_EQ(gh_event_is_set(e), 0);
+  CHECK_EQ(chan_len(c), 0);
+  CHECK_EQ(gh_chan_try_send(c, NULL), 0); /* not closed */
+  CHECK_EQ(gh_sem_free(s), 0);
+  CHECK_EQ(gh_event_free(e), 0);
+  CHECK_EQ(gh_chan_free(c), 0);
+  CHECK_EQ(gh_pool_free(p), 0);
+}
+
+/* ========================================================================================== */
+
+const test_case sync_tests[] = {
+    {"sem_counting", test_sem_counting},
+    {"sem_acquire_release", test_sem_acquire_release},
+    {"sem_fifo_5_waiters", test_sem_fifo_5_waiters},
+    {"sem_timeout", test_sem_timeout},
+    {"sem_deadline", test_sem_deadline},
+    {"sem_kill_waiter", test_sem_kill_waiter},
+    {"sem_bounded", test_sem_bounded},
+    {"sem_stat", test_sem_stat},
+    {"sem_free_and_stale", test_sem_free_and_stale},
+    {"sem_root_edeadlk", test_sem_root_edeadlk},
+    {"sem_seed_pattern", test_sem_seed_pattern},
+    {"event_wait_blocks_until_set", test_event_wait_blocks_until_set},
+    {"event_set_wakes_all", test_event_set_wakes_all},
+    {"event_wait_after_set", test_event_wait_after_set},
+    {"event_clear", test_event_clear},
+    {"event_timeout_deadline_kill", test_event_timeout_deadline_kill},
+    {"event_free", test_event_free},
+    {"chan_new_invalid", test_chan_new_invalid},
+    {"chan_bounded_try", test_chan_bounded_try},
+    {"chan_send_timeout", test_chan_send_timeout},
+    {"chan_fifo", test_chan_fifo},
+    {"chan_blocked_senders_order", test_chan_blocked_senders_order},
+    {"chan_unbounded_10000", test_chan_unbounded_10000},
+    {"chan_rendezvous", test_chan_rendezvous},
+    {"chan_rendezvous_send_timeout", test_chan_rendezvous_send_timeout},
+    {"chan_close", test_chan_close},
+    {"chan_kill_receiver", test_chan_kill_receiver},
+    {"chan_kill_sender", test_chan_kill_sender},
+    {"chan_stat", test_chan_stat},
+    {"chan_free", test_chan_free},
+    {"chan_root_edeadlk", test_chan_root_edeadlk},
+    {"park_unpark_value", test_park_unpark_value},
+    {"park_unpark_before_park", test_unpark_before_park},
+    {"park_deadline", test_park_deadline},
+    {"park_kill", test_park_kill},
+    {"park_unpark_ebadf", test_unpark_ebadf},
+    {"park_unpark_does_not_wake_other_waits", test_unpark_does_not_wake_other_waits},
+    {"pool_limits_concurrency", test_pool_limits_concurrency},
+    {"pool_spawn_blocks_while_full", test_pool_spawn_blocks_while_full},
+    {"pool_wait", test_pool_wait},
+    {"pool_resize", test_pool_resize},
+    {"pool_stat_free_invalid", test_pool_stat_free_invalid},
+    {"pool_slot_freed_on_kill_and_exit", test_pool_slot_freed_on_kill_and_exit},
+    {"serve_echo_and_stop", test_serve_echo_and_stop},
+    {"serve_concurrency_limit", test_serve_concurrency_limit},
+    {"serve_stop_others_go_on", test_serve_stop_others_go_on},
+    {"serve_listener_closed", test_serve_listener_closed},
+    {"tpool_hub_not_blocked", test_tpool_hub_not_blocked},
+    {"tpool_parallel", test_tpool_parallel},
+    {"tpool_deadline", test_tpool_deadline},
+    {"tpool_kill", test_tpool_kill},
+    {"tpool_size", test_tpool_size},
+    {"sync_handle_kinds_and_threads", test_sync_handle_kinds_and_threads},
+    {NULL, NULL},
+};

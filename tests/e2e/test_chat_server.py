@@ -296,7 +296,7 @@ def test_stalled_client_is_dropped_others_unaffected_memory_bounded(start_server
         elapsed = time.monotonic() - started
         for t in threads:
             t.join(5)
-        assert not errors, errors
+        assert not errors, f"talkers could not send (is the server stalled?): {errors}"
         for cid, c in enumerate(talkers):
             assert len(c.tags) >= expected_each, (
                 f"talker {cid} got {len(c.tags)} of {expected_each} messages after "
