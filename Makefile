@@ -27,8 +27,9 @@ all: lib
 lib: FORCE
 	$(CARGO) build --release
 	@mkdir -p $(BUILD)
-	cp -f target/release/libgreenhub.so $(LIB_SO)
-	cp -f target/release/libgreenhub.a $(BUILD)/libgreenhub.a
+	@# Copy then rename: overwriting in place would crash programs that have the library mapped.
+	cp -f target/release/libgreenhub.so $(LIB_SO).tmp && mv -f $(LIB_SO).tmp $(LIB_SO)
+	cp -f target/release/libgreenhub.a $(BUILD)/libgreenhub.a.tmp && mv -f $(BUILD)/libgreenhub.a.tmp $(BUILD)/libgreenhub.a
 	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so.$(MAJOR)
 	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so
 

@@ -27,6 +27,7 @@ typedef struct test_case {
 extern const test_case api_tests[];
 extern const test_case thread_tests[];
 extern const test_case socket_tests[];
+extern const test_case sync_tests[];
 
 #if defined(__GNUC__)
 #define TH_PRINTF(a, b) __attribute__((format(printf, a, b)))

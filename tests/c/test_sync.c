@@ -3239,6 +3239,6 @@ const test_case sync_tests[] = {
     {"tpool_deadline", test_tpool_deadline},
     {"tpool_kill", test_tpool_kill},
     {"tpool_size", test_tpool_size},
-    {"sync_handle_kinds_and_threads", test_sync_handle_kinds_and_threads},
+    {"sem_event_chan_pool_handle_kinds", test_sync_handle_kinds_and_threads},
     {NULL, NULL},
 };

@@ -181,7 +181,6 @@ def test_three_clients_each_line_to_every_other(start_server):
         for i, c in enumerate(clients):
             c.send(make_line(f"hello{i}"))
         for i, c in enumerate(clients):
-            others = sorted(f"hello{j}" for j in range(3) if j != i)
             assert c.wait_tags(2, 5), f"client {i} got {c.tags} ({c.ended})"
         time.sleep(0.3)  # nothing more comes: in particular, not the client's own line
         for i, c in enumerate(clients):
