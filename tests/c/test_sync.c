@@ -51,6 +51,19 @@ static void sleep_native_ms(int ms) {
   }
 }
 
+/* Captures report lines (gh_set_log): the count, the first two lines. */
+struct logcap {
+  int calls;
+  char first[256];
+  char second[256];
+};
+static void log_capture(void *ctx, const char *line) {
+  struct logcap *c = ctx;
+  if (c->calls == 0) snprintf(c->first, sizeof c->first, "%s", line ? line : "(null)");
+  if (c->calls == 1) snprintf(c->second, sizeof c->second, "%s", line ? line : "(null)");
+  c->calls++;
+}
+
 /* ---- order logs ---- */
 
 static int enq_order[128], enq_n; /* who started waiting, in order */
@@ -952,6 +965,26 @@ static void test_event_clear(void) {
   CHECK_OP(o, 0, "wait after clear, woken by set(NULL)");
   CHECKF(o.val == NULL, "set(NULL): waiter got %p", o.val);
   CHECK_EQ(gh_event_is_set(e), 1);
+
+  /* set wakes every waiter, even if the event is cleared before they get to run. */
+  CHECK_EQ(gh_event_clear(e), 0);
+  struct op w[3];
+  gh_thread wt[3];
+  for (int i = 0; i < 3; i++) {
+    op_init(&w[i], e, 500, i);
+    wt[i] = gh_spawn(event_wait_body, &w[i]);
+    REQUIRE(wt[i] > 0);
+  }
+  CHECK_EQ(gh_sleep(10), 0);
+  CHECK_EQ(gh_event_set(e, &marker_b), 0);
+  CHECK_EQ(gh_event_clear(e), 0); /* before the woken waiters ran */
+  for (int i = 0; i < 3; i++) {
+    JOIN(wt[i]);
+    CHECKF(w[i].rc == 0 && w[i].val == &marker_b, "waiter %d woken by set then cleared at once: "
+           "rc %d errno=%s value %p (want 0 and %p)", i, w[i].rc, th_errname(w[i].err),
+           w[i].val, (void *)&marker_b);
+  }
+  CHECK_EQ(gh_event_is_set(e), 0);
   CHECK_EQ(gh_event_free(e), 0);
 }
 
@@ -1090,6 +1123,12 @@ static void test_chan_bounded_try(void) {
   it = UNTOUCHED;
   CHECK_EQ(gh_chan_recv(c, &it, 0), 0);
   CHECK(it == NULL);
+  /* A NULL output pointer: the item is taken and dropped. */
+  CHECK_EQ(gh_chan_try_send(c, ITEM(6)), 0);
+  CHECK_EQ(gh_chan_try_send(c, ITEM(7)), 0);
+  CHECK_EQ(gh_chan_recv(c, NULL, 0), 0);
+  CHECK_EQ(gh_chan_try_recv(c, NULL), 0);
+  CHECK_EQ(chan_len(c), 0);
   CHECK_EQ(gh_chan_free(c), 0);
 }
 
@@ -1601,6 +1640,80 @@ static void test_chan_kill_sender(void) {
   CHECK_EQ(gh_chan_free(c), 0);
 }
 
+/* A handoff, then a kill of the thread it was handed to before that thread ran: the item is
+ * neither lost nor duplicated, and the thread's return value tells the truth. */
+static void test_chan_kill_after_handoff(void) {
+  /* Sender side, bounded: the receive moves the blocked sender's item into the buffer. */
+  gh_chan c = gh_chan_new(1);
+  REQUIRE(c > 0);
+  CHECK_EQ(gh_chan_try_send(c, ITEM(1)), 0);
+  struct op s;
+  op_init(&s, c, 3000, 0);
+  s.item = ITEM(2);
+  gh_thread t = gh_spawn(chan_send_body, &s);
+  REQUIRE(t > 0);
+  WAIT_FOR(chan_senders(c) == 1, 1000);
+  void *it = UNTOUCHED;
+  CHECK_EQ(gh_chan_try_recv(c, &it), 0);
+  CHECK(it == ITEM(1));
+  CHECK_EQ(gh_kill(t), 0); /* before the sender ran again */
+  JOIN(t);
+  it = UNTOUCHED;
+  int delivered = gh_chan_try_recv(c, &it) == 0 && it == ITEM(2);
+  th_note("bounded: sender killed after its item was taken into the buffer: send returned %d "
+          "(%s), item %s", s.rc, s.rc == 0 ? "ok" : th_errname(s.err),
+          delivered ? "delivered" : "not delivered");
+  CHECKF((s.rc == 0) == delivered && (s.rc == 0 || s.err == ECANCELED), "bounded: send returned "
+         "%d (%s) but the item was %s", s.rc, th_errname(s.err),
+         delivered ? "delivered" : "not delivered");
+  CHECK_EQ(gh_chan_free(c), 0);
+
+  /* Sender side, rendezvous: try_recv takes the blocked sender's item. */
+  c = gh_chan_new(0);
+  REQUIRE(c > 0);
+  op_init(&s, c, 3000, 0);
+  s.item = ITEM(3);
+  t = gh_spawn(chan_send_body, &s);
+  REQUIRE(t > 0);
+  WAIT_FOR(chan_senders(c) == 1, 1000);
+  it = UNTOUCHED;
+  CHECK_EQ(gh_chan_try_recv(c, &it), 0);
+  CHECK(it == ITEM(3));
+  CHECK_EQ(gh_kill(t), 0);
+  JOIN(t);
+  CHECKF(s.rc == 0, "rendezvous: the receiver took the item, then the sender was killed before "
+         "it ran: send returned %d errno=%s, want 0 (the item was delivered)", s.rc,
+         th_errname(s.err));
+  CHECK_EQ(gh_chan_free(c), 0);
+
+  /* Receiver side: try_send hands an item to a blocked receiver, which is killed before it
+   * runs: it returns the item (0), or ECANCELED and the item is still in the channel. */
+  const int64_t caps[] = {0, 1};
+  for (int k = 0; k < 2; k++) {
+    c = gh_chan_new(caps[k]);
+    REQUIRE(c > 0);
+    struct op r;
+    op_init(&r, c, 3000, 0);
+    t = gh_spawn(chan_recv_body, &r);
+    REQUIRE(t > 0);
+    WAIT_FOR(chan_receivers(c) == 1, 1000);
+    CHECK_EQ(gh_chan_try_send(c, ITEM(4)), 0);
+    CHECK_EQ(gh_kill(t), 0);
+    JOIN(t);
+    it = UNTOUCHED;
+    int still = gh_chan_try_recv(c, &it) == 0 && it == ITEM(4);
+    int got = r.rc == 0 && r.val == ITEM(4);
+    th_note("capacity %lld: receiver killed after an item was handed to it: recv returned %d "
+            "(%s), item %s", (long long)caps[k], r.rc, r.rc == 0 ? "ok" : th_errname(r.err),
+            still ? "still in the channel" : "not in the channel");
+    CHECKF(got + still == 1 && (r.rc == 0 || r.err == ECANCELED), "capacity %lld: item handed "
+           "to a receiver killed before it ran: recv %d (%s) value %p, item still in the "
+           "channel: %d (want exactly one of the two)", (long long)caps[k], r.rc,
+           th_errname(r.err), r.val, still);
+    CHECK_EQ(gh_chan_free(c), 0);
+  }
+}
+
 static void test_chan_stat(void) {
   gh_chan c = gh_chan_new(1);
   REQUIRE(c > 0);
@@ -1861,6 +1974,51 @@ static void test_park_deadline(void) {
   CHECKF(now_ms() - t0 < 1000, "EDEADLK took %.1f ms", now_ms() - t0);
 }
 
+struct unparker {
+  gh_thread target;
+  int delay_ms;
+  void *value;
+  int rc, err;
+};
+
+static int unparker_body(void *arg) {
+  struct unparker *u = arg;
+  if (gh_sleep(u->delay_ms) != 0) return 1;
+  errno = 0;
+  u->rc = gh_unpark(u->target, u->value);
+  u->err = errno;
+  return 0;
+}
+
+static void test_park_root(void) {
+  /* 0 names the root: a green thread unparks the parked root. */
+  struct unparker u = {0, 20, &marker_c, -2, 0};
+  gh_thread t = gh_spawn(unparker_body, &u);
+  REQUIRE(t > 0);
+  void *v = UNTOUCHED;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  double t0 = now_ms();
+  errno = 0;
+  int rc = gh_park(&v);
+  int e = errno;
+  double el = now_ms() - t0;
+  gh_deadline_pop();
+  CHECKF(rc == 0 && v == &marker_c, "root gh_park, unparked by a green thread with gh_unpark(0): "
+         "rc %d errno=%s value %p (want %p)", rc, th_errname(e), v, (void *)&marker_c);
+  CHECKF(el >= 19 && el < 500, "root park returned after %.1f ms (unpark at ~20 ms)", el);
+  JOIN(t);
+  CHECKF(u.rc == 0, "gh_unpark(0) from a green thread: %d errno=%s", u.rc, th_errname(u.err));
+  /* A pending unpark for the root: its next park returns at once. */
+  CHECK_EQ(gh_unpark(0, &marker_a), 0);
+  v = UNTOUCHED;
+  t0 = now_ms();
+  CHECK_EQ(gh_park(&v), 0);
+  CHECK(v == &marker_a);
+  CHECKF(now_ms() - t0 < 20, "root park with a pending unpark took %.1f ms", now_ms() - t0);
+  /* Token used up, nobody else: EDEADLK. */
+  CHECK_ERR(gh_park(&v), EDEADLK);
+}
+
 static void test_park_kill(void) {
   struct op o;
   op_init(&o, 0, -1, 0);
@@ -1951,9 +2109,12 @@ static int unp_body(void *arg) {
   return 0;
 }
 
-static void test_unpark_does_not_wake_other_waits(void) {
+/* early: unpark before the thread even starts its wait (a pending token), else while it
+ * waits. */
+static void unpark_other_waits(int early) {
   for (int kind = 0; kind < W_COUNT; kind++) {
-    const char *name = w_names[kind];
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", w_names[kind], early ? " (unparked before it)" : "");
     struct unp u;
     memset(&u, 0, sizeof u);
     u.kind = kind;
@@ -1978,9 +2139,11 @@ static void test_unpark_does_not_wake_other_waits(void) {
     if (kind != W_SLEEP) REQUIRE(u.h > 0);
     gh_thread t = gh_spawn(unp_body, &u);
     REQUIRE(t > 0);
+    if (early) CHECK_EQ(gh_unpark(t, &marker_a), 0); /* before it ran */
     CHECK_EQ(gh_sleep(10), 0);
-    CHECKF(u.in_wait && !u.wait_done, "%s: not blocked before the unpark", name);
-    CHECK_EQ(gh_unpark(t, &marker_a), 0);
+    CHECKF(u.in_wait && !u.wait_done, "%s: not blocked (rc %zd errno=%s)", name, u.wait_rc,
+           th_errname(u.wait_err));
+    if (!early) CHECK_EQ(gh_unpark(t, &marker_a), 0);
     CHECK_EQ(gh_sleep(30), 0);
     CHECKF(!u.wait_done, "%s was ended by gh_unpark (rc %zd errno=%s after %.1f ms)", name,
            u.wait_rc, th_errname(u.wait_err), u.wait_el);
@@ -2029,6 +2192,9 @@ static void test_unpark_does_not_wake_other_waits(void) {
     }
   }
 }
+
+static void test_unpark_does_not_wake_other_waits(void) { unpark_other_waits(0); }
+static void test_unpark_pending_does_not_end_other_waits(void) { unpark_other_waits(1); }
 
 /* ========================================================================================== */
 /* pools of green threads                                                                     */
@@ -2411,6 +2577,104 @@ static void test_pool_stat_free_invalid(void) {
   CHECK_EQ(gh_event_free(c.go), 0);
 }
 
+/* Gets a socket through opts.sock and returns at once. */
+static int own_sock_body(void *arg) {
+  (void)arg;
+  return 0; /* returns at once: the pool thread's socket must be closed as it ends */
+}
+
+static int event_wait_forever_body(void *arg) {
+  errno = 0;
+  return gh_event_wait((gh_event)(intptr_t)arg, -1, NULL) == 0 ? 0 : errno;
+}
+
+static void test_pool_wait_root_edeadlk(void) {
+  gh_pool p = gh_pool_new(2);
+  gh_event ev = gh_event_new();
+  REQUIRE(p > 0 && ev > 0);
+  gh_spawn_opts det;
+  opts_init(&det);
+  det.detached = true;
+  REQUIRE(gh_pool_spawn(p, event_wait_forever_body, (void *)(intptr_t)ev, &det) > 0);
+  /* The pool's only thread waits for an event nothing can set: no deadline here. */
+  double t0 = now_ms();
+  CHECK_ERR(gh_pool_wait(p), EDEADLK);
+  CHECKF(now_ms() - t0 < 1000, "EDEADLK took %.1f ms", now_ms() - t0);
+  CHECK_EQ(pool_running(p), 1);
+  CHECK_EQ(gh_event_set(ev, NULL), 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  CHECK_EQ(gh_pool_wait(p), 0);
+  gh_deadline_pop();
+  CHECK_EQ(pool_running(p), 0);
+  CHECK_EQ(gh_pool_free(p), 0);
+  CHECK_EQ(gh_event_free(ev), 0);
+}
+
+static void test_pool_spawner_kill_deadline_sock(void) {
+  gh_pool p = gh_pool_new(1);
+  REQUIRE(p > 0);
+  struct pool_ctx c;
+  memset(&c, 0, sizeof c);
+  c.limit = 1;
+  c.go = gh_event_new();
+  REQUIRE(c.go > 0);
+  gh_thread w = gh_pool_spawn(p, pool_worker, &c, NULL); /* holds the slot until go */
+  REQUIRE(w > 0);
+  /* A waiting spawner that is killed leaves the queue with ECANCELED... */
+  struct spawner k, after;
+  spawner_init(&k, p, &c, 1);
+  spawner_init(&after, p, &c, 1);
+  after.pre_sleep = 5;
+  gh_thread tk = gh_spawn(spawner_body, &k);
+  gh_thread ta = gh_spawn(spawner_body, &after);
+  REQUIRE(tk > 0 && ta > 0);
+  WAIT_FOR(pool_waiting(p) == 2, 1000);
+  CHECK_EQ(pool_waiting(p), 2);
+  CHECK_EQ(gh_kill(tk), 0);
+  WAIT_FOR(k.done, 1000);
+  CHECKF(k.done && k.rc == -1 && k.err == ECANCELED, "killed waiting spawner: done %d rc %d "
+         "errno=%s, want ECANCELED", k.done, k.rc, th_errname(k.err));
+  CHECK_EQ(pool_waiting(p), 1);
+  JOIN(tk);
+  /* ... and the deadline applies to that wait. */
+  CHECK_EQ(gh_deadline_push(20), 0);
+  double t0 = now_ms();
+  CHECK_ERR(gh_pool_spawn(p, pool_worker, &c, NULL), ETIMEDOUT);
+  double el = now_ms() - t0;
+  CHECK_EQ(gh_deadline_pop(), 0);
+  CHECKF(el >= 19 && el < 300, "gh_pool_spawn into a full pool under a 20 ms deadline failed "
+         "after %.1f ms", el);
+  CHECK_EQ(pool_waiting(p), 1);
+  CHECK_EQ(pool_running(p), 1);
+  /* The remaining spawner gets the slot once the worker ends; nobody else took it. */
+  CHECK_EQ(gh_event_set(c.go, NULL), 0);
+  JOIN(ta);
+  CHECKF(after.spawned == 1, "the spawner queued behind a killed one did not get in (rc %d "
+         "errno=%s)", after.rc, th_errname(after.err));
+  CHECK_EQ(JOIN(w), 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  CHECK_EQ(gh_pool_wait(p), 0);
+  gh_deadline_pop();
+  CHECK_EQ(c.finished, 2);
+
+  /* opts.sock as in gh_spawn_ex: the pool thread owns it and it is closed when it ends. */
+  gh_sock a, b;
+  REQUIRE(make_pair(&a, &b) == 0);
+  gh_spawn_opts o;
+  opts_init(&o);
+  o.sock = b;
+  gh_thread t = gh_pool_spawn(p, own_sock_body, NULL, &o);
+  REQUIRE(t > 0);
+  CHECK_EQ(JOIN(t), 0);
+  CHECK_ERR(gh_close(b), EBADF); /* closed with its owner */
+  char buf[4];
+  gh_settimeout(a, 2000);
+  CHECK_EQ(gh_recv(a, buf, sizeof buf), 0); /* the peer sees EOF */
+  gh_close(a);
+  CHECK_EQ(gh_pool_free(p), 0);
+  CHECK_EQ(gh_event_free(c.go), 0);
+}
+
 static int event_block_body(void *arg) {
   errno = 0;
   if (gh_event_wait((gh_event)(intptr_t)arg, 5000, NULL) != 0) return errno;
@@ -2424,6 +2688,9 @@ static int exit3_body(void *arg) {
 }
 
 static void test_pool_slot_freed_on_kill_and_exit(void) {
+  static struct logcap cap;
+  memset(&cap, 0, sizeof cap);
+  gh_set_log(log_capture, &cap); /* two threads end with a non-zero status here */
   gh_pool p = gh_pool_new(1);
   REQUIRE(p > 0);
   gh_event never = gh_event_new();
@@ -2460,6 +2727,12 @@ static void test_pool_slot_freed_on_kill_and_exit(void) {
   CHECK_EQ(pool_running(p), 0);
   CHECK_EQ(gh_pool_free(p), 0);
   CHECK_EQ(gh_event_free(never), 0);
+  gh_set_log(NULL, NULL);
+  /* Pool threads are reported like any other: status 125 (ECANCELED) and 3 (gh_exit). */
+  CHECKF(cap.calls == 2 && text_has_number(cap.first, a) && text_has_number(cap.first, ECANCELED)
+         && text_has_number(cap.second, 3), "reports of the killed (status %d) and exited "
+         "(status 3) pool threads: %d line(s): \"%s\" / \"%s\"", ECANCELED, cap.calls,
+         cap.first, cap.second);
 }
 
 /* ========================================================================================== */
@@ -2584,15 +2857,6 @@ static int controller_body(void *arg) {
   gh_deadline_pop();
   client_body(&ct->stop);
   return 0;
-}
-
-struct logcap {
-  int calls;
-  char first[256];
-};
-static void log_capture(void *ctx, const char *line) {
-  struct logcap *c = ctx;
-  if (c->calls++ == 0) snprintf(c->first, sizeof c->first, "%s", line ? line : "(null)");
 }
 
 static void test_serve_echo_and_stop(void) {
@@ -2782,6 +3046,92 @@ static void test_serve_listener_closed(void) {
   /* A stale listener fails at once. */
   CHECK_ERR(gh_serve(l, echo_handler, &sv, 4), EBADF);
   CHECK_ERR(gh_serve(0x7fffffff, echo_handler, &sv, 4), EBADF);
+}
+
+static int exit_handler(gh_sock s, void *arg) {
+  struct srv *sv = arg;
+  sv->calls++;
+  char line[64];
+  gh_deadline_push(5000);
+  ssize_t n = gh_readline(s, line, sizeof line);
+  if (n == 5 && memcmp(line, "stop\n", 5) == 0) {
+    gh_sendall(s, "bye\n", 4);
+    gh_deadline_pop();
+    return GH_SERVE_STOP;
+  }
+  if (n > 0) gh_sendall(s, line, (size_t)n);
+  gh_exit(0); /* ends the handler thread without returning to gh_serve's wrapper */
+  return 1;
+}
+
+static void test_serve_handler_exit(void) {
+  uint16_t port = 0;
+  gh_sock l = listen_local(&port);
+  REQUIRE(l > 0);
+  struct srv sv;
+  memset(&sv, 0, sizeof sv);
+  struct client cl[3];
+  client_init(&cl[0], port, "e0\n");
+  client_init(&cl[1], port, "e1\n");
+  client_init(&cl[2], port, "e2\n");
+  struct controller ct;
+  memset(&ct, 0, sizeof ct);
+  ct.clients = cl;
+  ct.n = 3;
+  client_init(&ct.stop, port, "stop\n");
+  gh_thread t = gh_spawn(controller_body, &ct);
+  REQUIRE(t > 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  errno = 0;
+  int rc = gh_serve(l, exit_handler, &sv, 1); /* one at a time: each gh_exit must free the slot */
+  int e = errno;
+  gh_deadline_pop();
+  CHECKF(rc == 0, "gh_serve with handlers ending by gh_exit: %d errno=%s, want 0 (the stop "
+         "handler must get a slot)", rc, th_errname(e));
+  JOIN(t);
+  for (int i = 0; i < 3; i++) CHECK_CLIENT(cl[i], cl[i].line); /* EOF: closed at gh_exit too */
+  CHECK_CLIENT(ct.stop, "bye\n");
+  CHECK_EQ(sv.calls, 4);
+  CHECK_EQ(gh_close(l), 0);
+}
+
+static void test_serve_deadline_kill_invalid(void) {
+  uint16_t port = 0;
+  gh_sock l = listen_local(&port);
+  REQUIRE(l > 0);
+  struct srv sv;
+  memset(&sv, 0, sizeof sv);
+  CHECK_ERR(gh_serve(l, echo_handler, &sv, 0), EINVAL);
+  CHECK_ERR(gh_serve(l, echo_handler, &sv, -1), EINVAL);
+  /* The caller's deadline applies. */
+  CHECK_EQ(gh_deadline_push(30), 0);
+  double t0 = now_ms();
+  CHECK_ERR(gh_serve(l, echo_handler, &sv, 2), ETIMEDOUT);
+  double el = now_ms() - t0;
+  CHECK_EQ(gh_deadline_pop(), 0);
+  CHECKF(el >= 29 && el < 300, "gh_serve under a 30 ms deadline returned after %.1f ms", el);
+  /* Killing the serving thread ends gh_serve with ECANCELED. */
+  struct serve_in_thread s = {l, &sv, -2, 0, 0};
+  gh_thread t = gh_spawn(serve_thread_body, &s);
+  REQUIRE(t > 0);
+  CHECK_EQ(gh_sleep(20), 0);
+  CHECK_EQ(gh_kill(t), 0);
+  JOIN(t);
+  CHECKF(s.rc == -1 && s.err == ECANCELED, "killed gh_serve: %d errno=%s, want ECANCELED", s.rc,
+         th_errname(s.err));
+  CHECKF(s.el < 300, "killed gh_serve returned after %.1f ms", s.el);
+  /* The listener still works: a later gh_serve serves and stops. */
+  struct client st;
+  client_init(&st, port, "stop\n");
+  gh_thread ct = gh_spawn(client_body, &st);
+  REQUIRE(ct > 0);
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  CHECK_EQ(gh_serve(l, echo_handler, &sv, 2), 0);
+  gh_deadline_pop();
+  JOIN(ct);
+  CHECK_CLIENT(st, "bye\n");
+  CHECK_EQ(sv.calls, 1);
+  CHECK_EQ(gh_close(l), 0);
 }
 
 /* ========================================================================================== */
@@ -3080,7 +3430,237 @@ static void test_tpool_size(void) {
   CHECK(c[0].rc == 0 && c[1].rc == 0);
   CHECKF(el >= 190, "pool size 1: two 100 ms calls took %.1f ms (want >= ~200: one at a time)",
          el);
+  /* Size 2, six 50 ms calls: they queue, all complete, in >= 3 rounds. */
+  CHECK_EQ(gh_tpool_set_size(2), 0);
+  enum { M = 6 };
+  struct tp_job jm[M];
+  struct tp_call cm[M];
+  gh_thread tm[M];
+  t0 = now_ms();
+  for (int i = 0; i < M; i++) {
+    memset(&jm[i], 0, sizeof jm[i]);
+    jm[i].ms = 50;
+    jm[i].ret = (void *)(intptr_t)(100 + i);
+    memset(&cm[i], 0, sizeof cm[i]);
+    cm[i].job = &jm[i];
+    cm[i].rc = -2;
+    tm[i] = gh_spawn(tp_call_body, &cm[i]);
+    REQUIRE(tm[i] > 0);
+  }
+  for (int i = 0; i < M; i++) JOIN(tm[i]);
+  el = now_ms() - t0;
+  for (int i = 0; i < M; i++)
+    CHECKF(cm[i].rc == 0 && cm[i].result == (void *)(intptr_t)(100 + i), "queued call %d: rc %d "
+           "errno=%s result %p", i, cm[i].rc, th_errname(cm[i].err), cm[i].result);
+  CHECKF(el >= 145 && el < 1000, "pool size 2: six 50 ms calls took %.1f ms (want ~150)", el);
   CHECK_EQ(gh_tpool_set_size(before), 0);
+}
+
+struct tp_then_release {
+  gh_sem s;
+  gh_chan c;
+  struct tp_job job;
+  int rc, err;
+};
+
+static int tp_then_release_body(void *arg) {
+  struct tp_then_release *x = arg;
+  errno = 0;
+  x->rc = gh_tpool_execute(tp_sleep_fn, &x->job, NULL);
+  x->err = errno;
+  if (x->s) gh_sem_release(x->s);
+  if (x->c) gh_chan_try_send(x->c, ITEM(9));
+  return 0;
+}
+
+/* A green thread waiting for a worker thread can still wake the root: the root's wait is not a
+ * deadlock. No deadline here, since a deadline would hide a wrong EDEADLK behind a timer. */
+static void test_tpool_root_wait_not_deadlock(void) {
+  struct tp_then_release x;
+  memset(&x, 0, sizeof x);
+  x.s = gh_sem_new(0);
+  REQUIRE(x.s > 0);
+  x.job.ms = 50;
+  gh_thread t = gh_spawn(tp_then_release_body, &x);
+  REQUIRE(t > 0);
+  double t0 = now_ms();
+  errno = 0;
+  int rc = gh_sem_acquire(x.s, -1);
+  int e = errno;
+  double el = now_ms() - t0;
+  CHECKF(rc == 0, "root gh_sem_acquire while the releasing thread waits in gh_tpool_execute: %d "
+         "errno=%s after %.1f ms, want 0 after ~50 ms", rc, th_errname(e), el);
+  JOIN(t);
+  CHECK_EQ(x.rc, 0);
+  CHECK_EQ(gh_sem_free(x.s), 0);
+
+  memset(&x, 0, sizeof x);
+  x.c = gh_chan_new(0);
+  REQUIRE(x.c > 0);
+  x.job.ms = 50;
+  t = gh_spawn(tp_then_release_body, &x);
+  REQUIRE(t > 0);
+  void *it = UNTOUCHED;
+  errno = 0;
+  rc = gh_chan_recv(x.c, &it, -1);
+  e = errno;
+  CHECKF(rc == 0 && it == ITEM(9), "root gh_chan_recv while the sending thread waits in "
+         "gh_tpool_execute: %d errno=%s", rc, th_errname(e));
+  JOIN(t);
+  CHECK_EQ(gh_chan_free(x.c), 0);
+}
+
+/* ========================================================================================== */
+/* a wait satisfied before its timeout/deadline leaves nothing behind                         */
+
+enum { ST_SEM, ST_EVENT, ST_CHAN_RECV, ST_CHAN_SEND, ST_SEM_DEADLINE, ST_POOL_DEADLINE,
+       ST_TPOOL_DEADLINE, ST_COUNT };
+static const char *const st_names[ST_COUNT] = {
+    "gh_sem_acquire(timeout 50)", "gh_event_wait(timeout 50)", "gh_chan_recv(timeout 50)",
+    "gh_chan_send(timeout 50)", "gh_sem_acquire under a 50 ms deadline",
+    "gh_pool_spawn under a 50 ms deadline", "gh_tpool_execute under a 50 ms deadline"};
+
+struct stale {
+  int kind;
+  int64_t h;
+  gh_event later; /* set by the root at ~120 ms */
+  struct tp_job job;
+  int rc1, err1;
+  double el1;
+  int rc2, err2;
+  double el2;
+  int rc3, err3;
+  double el3;
+};
+
+static void *tp_quick_fn(void *arg) {
+  sleep_native_ms(10);
+  return arg;
+}
+
+static int stale_body(void *arg) {
+  struct stale *x = arg;
+  double t0 = now_ms();
+  errno = 0;
+  void *it = NULL;
+  switch (x->kind) {
+    case ST_SEM: x->rc1 = gh_sem_acquire(x->h, 50); break;
+    case ST_EVENT: x->rc1 = gh_event_wait(x->h, 50, NULL); break;
+    case ST_CHAN_RECV: x->rc1 = gh_chan_recv(x->h, &it, 50); break;
+    case ST_CHAN_SEND: x->rc1 = gh_chan_send(x->h, ITEM(2), 50); break;
+    case ST_SEM_DEADLINE:
+      gh_deadline_push(50);
+      x->rc1 = gh_sem_acquire(x->h, -1);
+      x->err1 = errno;
+      gh_deadline_pop();
+      errno = x->err1;
+      break;
+    case ST_POOL_DEADLINE: {
+      gh_deadline_push(50);
+      gh_spawn_opts o;
+      opts_init(&o);
+      o.detached = true;
+      gh_thread t = gh_pool_spawn(x->h, sleep_ms_body, (void *)(intptr_t)1, &o);
+      x->rc1 = t > 0 ? 0 : -1;
+      x->err1 = errno;
+      gh_deadline_pop();
+      errno = x->err1;
+      break;
+    }
+    case ST_TPOOL_DEADLINE:
+      gh_deadline_push(50);
+      x->rc1 = gh_tpool_execute(tp_quick_fn, NULL, NULL);
+      x->err1 = errno;
+      gh_deadline_pop();
+      errno = x->err1;
+      break;
+  }
+  x->err1 = errno;
+  x->el1 = now_ms() - t0;
+  /* Wait for something else past the first wait's timeout (50 ms): a stale timer must not end
+   * it. A sleep first, then an event the root sets at ~120 ms. */
+  t0 = now_ms();
+  errno = 0;
+  x->rc2 = gh_sleep(60);
+  x->err2 = errno;
+  x->el2 = now_ms() - t0;
+  t0 = now_ms();
+  errno = 0;
+  x->rc3 = gh_event_wait(x->later, 2000, NULL);
+  x->err3 = errno;
+  x->el3 = now_ms() - t0;
+  return 0;
+}
+
+static void test_stale_timeouts(void) {
+  for (int kind = 0; kind < ST_COUNT; kind++) {
+    struct stale x;
+    memset(&x, 0, sizeof x);
+    x.kind = kind;
+    x.rc1 = x.rc2 = x.rc3 = -2;
+    x.later = gh_event_new();
+    REQUIRE(x.later > 0);
+    gh_thread blocker = 0;
+    gh_event go = 0;
+    switch (kind) {
+      case ST_SEM:
+      case ST_SEM_DEADLINE: x.h = gh_sem_new(0); break;
+      case ST_EVENT: x.h = gh_event_new(); break;
+      case ST_CHAN_RECV: x.h = gh_chan_new(1); break;
+      case ST_CHAN_SEND:
+        x.h = gh_chan_new(1);
+        if (x.h > 0) CHECK_EQ(gh_chan_try_send(x.h, ITEM(1)), 0);
+        break;
+      case ST_POOL_DEADLINE:
+        x.h = gh_pool_new(1);
+        go = gh_event_new();
+        if (x.h > 0 && go > 0)
+          blocker = gh_pool_spawn(x.h, event_block_body, (void *)(intptr_t)go, NULL);
+        CHECK(blocker > 0);
+        break;
+      default: x.h = 1; break;
+    }
+    REQUIRE(x.h > 0);
+    gh_thread t = gh_spawn(stale_body, &x);
+    REQUIRE(t > 0);
+    CHECK_EQ(gh_sleep(10), 0);
+    switch (kind) { /* satisfy the first wait at ~10 ms */
+      case ST_SEM:
+      case ST_SEM_DEADLINE: CHECK_EQ(gh_sem_release(x.h), 0); break;
+      case ST_EVENT: CHECK_EQ(gh_event_set(x.h, NULL), 0); break;
+      case ST_CHAN_RECV: CHECK_EQ(gh_chan_try_send(x.h, ITEM(1)), 0); break;
+      case ST_CHAN_SEND: CHECK_EQ(gh_chan_try_recv(x.h, NULL), 0); break;
+      case ST_POOL_DEADLINE: CHECK_EQ(gh_event_set(go, NULL), 0); break;
+      default: break; /* the tpool call takes 10 ms by itself */
+    }
+    CHECK_EQ(gh_sleep(110), 0);
+    CHECK_EQ(gh_event_set(x.later, NULL), 0);
+    JOIN(t);
+    const char *name = st_names[kind];
+    CHECKF(x.rc1 == 0 && x.el1 < 45, "%s satisfied at ~10 ms: rc %d errno=%s after %.1f ms", name,
+           x.rc1, th_errname(x.err1), x.el1);
+    CHECKF(x.rc2 == 0 && x.el2 >= 59, "after %s: gh_sleep(60) returned %d errno=%s after %.1f ms "
+           "(a stale timer?)", name, x.rc2, th_errname(x.err2), x.el2);
+    CHECKF(x.rc3 == 0, "after %s: an event wait ended with %d errno=%s after %.1f ms (want 0 at "
+           "the set, ~50 ms later)", name, x.rc3, th_errname(x.err3), x.el3);
+    switch (kind) {
+      case ST_SEM:
+      case ST_SEM_DEADLINE: gh_sem_free(x.h); break;
+      case ST_EVENT: gh_event_free(x.h); break;
+      case ST_CHAN_RECV:
+      case ST_CHAN_SEND: gh_chan_free(x.h); break;
+      case ST_POOL_DEADLINE:
+        if (blocker > 0) JOIN(blocker);
+        gh_deadline_push(ROOT_DEADLINE_MS);
+        gh_pool_wait(x.h);
+        gh_deadline_pop();
+        gh_pool_free(x.h);
+        gh_event_free(go);
+        break;
+      default: break;
+    }
+    gh_event_free(x.later);
+  }
 }
 
 /* ========================================================================================== */
@@ -3215,30 +3795,39 @@ const test_case sync_tests[] = {
     {"chan_close", test_chan_close},
     {"chan_kill_receiver", test_chan_kill_receiver},
     {"chan_kill_sender", test_chan_kill_sender},
+    {"chan_kill_after_handoff", test_chan_kill_after_handoff},
     {"chan_stat", test_chan_stat},
     {"chan_free", test_chan_free},
     {"chan_root_edeadlk", test_chan_root_edeadlk},
     {"park_unpark_value", test_park_unpark_value},
     {"park_unpark_before_park", test_unpark_before_park},
     {"park_deadline", test_park_deadline},
+    {"park_root", test_park_root},
     {"park_kill", test_park_kill},
     {"park_unpark_ebadf", test_unpark_ebadf},
     {"park_unpark_does_not_wake_other_waits", test_unpark_does_not_wake_other_waits},
+    {"park_unpark_pending_other_waits", test_unpark_pending_does_not_end_other_waits},
     {"pool_limits_concurrency", test_pool_limits_concurrency},
     {"pool_spawn_blocks_while_full", test_pool_spawn_blocks_while_full},
     {"pool_wait", test_pool_wait},
     {"pool_resize", test_pool_resize},
     {"pool_stat_free_invalid", test_pool_stat_free_invalid},
     {"pool_slot_freed_on_kill_and_exit", test_pool_slot_freed_on_kill_and_exit},
+    {"pool_spawner_kill_deadline_sock", test_pool_spawner_kill_deadline_sock},
+    {"pool_wait_root_edeadlk", test_pool_wait_root_edeadlk},
     {"serve_echo_and_stop", test_serve_echo_and_stop},
     {"serve_concurrency_limit", test_serve_concurrency_limit},
     {"serve_stop_others_go_on", test_serve_stop_others_go_on},
     {"serve_listener_closed", test_serve_listener_closed},
+    {"serve_deadline_kill_invalid", test_serve_deadline_kill_invalid},
+    {"serve_handler_exit", test_serve_handler_exit},
     {"tpool_hub_not_blocked", test_tpool_hub_not_blocked},
     {"tpool_parallel", test_tpool_parallel},
     {"tpool_deadline", test_tpool_deadline},
     {"tpool_kill", test_tpool_kill},
     {"tpool_size", test_tpool_size},
+    {"tpool_root_wait_not_deadlock", test_tpool_root_wait_not_deadlock},
+    {"sem_chan_event_pool_tpool_stale_timeouts", test_stale_timeouts},
     {"sem_event_chan_pool_handle_kinds", test_sync_handle_kinds_and_threads},
     {NULL, NULL},
 };
