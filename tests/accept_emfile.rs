@@ -87,11 +87,13 @@ fn accept_backs_off_on_emfile_and_recovers() {
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
-    let result = lines
-        .map_while(Result::ok)
+    // Read to the end: the child still prints its test summary after the result line.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let result = rest
+        .iter()
         .find_map(|l| {
             l.split_once("ACCEPTED")
-                .map(|(_, rest)| format!("ACCEPTED{rest}"))
+                .map(|(_, r)| format!("ACCEPTED{r}"))
         })
         .unwrap_or_default();
     let status = child.wait().unwrap();
