@@ -154,6 +154,8 @@ pub(crate) struct Hub {
     external_waiters: usize,
     /// Threads that have not ended yet (ended but unjoined ones keep a record, not a place here).
     live: usize,
+    /// Queue entries the loop takes before it polls again.
+    batch_left: usize,
     root_waits_for_all: bool,
     in_log: bool,
     pub(crate) poll: Poll,
@@ -205,6 +207,7 @@ impl Hub {
             timed_waiters: 0,
             external_waiters: 0,
             live: 0,
+            batch_left: 0,
             root_waits_for_all: false,
             in_log: false,
             poll,
@@ -401,8 +404,23 @@ impl Hub {
         Ok(id)
     }
 
-    fn take_next(&mut self) -> Option<u64> {
-        self.run_queue.pop_front()
+    /// What the loop does next: run a queued thread, return to the root, or poll. Threads that
+    /// were queued when the last poll ended run first; then I/O and timers get a turn, so a
+    /// thread that keeps yielding cannot starve them.
+    fn next_step(&mut self) -> Step {
+        while self.batch_left > 0 {
+            self.batch_left -= 1;
+            match self.run_queue.pop_front() {
+                Some(ROOT) => return Step::Root,
+                Some(id) => {
+                    if let Some(co) = self.begin_run(id) {
+                        return Step::Run(id, co);
+                    }
+                }
+                None => self.batch_left = 0,
+            }
+        }
+        Step::Poll
     }
 
     fn begin_run(&mut self, id: u64) -> Option<Coroutine> {
@@ -417,7 +435,8 @@ impl Hub {
         co
     }
 
-    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) {
+    /// Takes back a thread that stopped running; true if it left reports to deliver.
+    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> bool {
         self.current = ROOT;
         let py_state = self.tasks.get(id).map_or(0, |t| t.py_state);
         match outcome {
@@ -439,6 +458,7 @@ impl Hub {
             }
         }
         crate::python::bind_gilstate(self.py_root_state);
+        !self.reports.is_empty()
     }
 
     /// A thread ended: close what it owns, report a failure, hand its status to its joiners.
@@ -529,8 +549,9 @@ impl Hub {
         Ok(())
     }
 
-    /// One turn of I/O and timers: waits for events only when nothing is runnable.
-    fn poll_once(&mut self) {
+    /// One turn of I/O and timers: waits for events only when nothing is runnable. True if
+    /// there are reports to deliver.
+    fn poll_once(&mut self) -> bool {
         let timeout = if !self.run_queue.is_empty() {
             Some(Duration::ZERO)
         } else {
@@ -540,7 +561,8 @@ impl Hub {
             if self.timed_waiters == 0 && self.external_waiters == 0 {
                 // Nothing outside the hub and no timer can ever make a thread runnable.
                 self.interrupt(ROOT, Wake::Deadlock);
-                return;
+                self.batch_left = self.run_queue.len();
+                return !self.reports.is_empty();
             }
             self.timers
                 .next()
@@ -574,7 +596,16 @@ impl Hub {
                 self.wake(waiter, Wake::TimedOut);
             }
         }
+        self.batch_left = self.run_queue.len();
+        !self.reports.is_empty()
     }
+}
+
+/// The loop's next move, decided under one borrow of the hub.
+enum Step {
+    Root,
+    Run(u64, Coroutine),
+    Poll,
 }
 
 fn describe(id: u64, name: Option<&str>) -> String {
@@ -606,35 +637,29 @@ fn flush_reports() {
     });
 }
 
-/// Runs one green thread until it blocks, yields or ends.
-fn run_task(id: u64) {
-    let Ok(Some(mut co)) = with(|h| Ok(h.begin_run(id))) else {
-        return;
-    };
-    let outcome = co.resume();
+/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
+/// Two borrows of the hub per switch: one to pick and start a thread, one to take it back.
+fn run_until_root_runs() {
+    // Whatever is queued already runs before the first poll.
     let _ = with(|h| {
-        h.end_run(id, co, outcome);
+        h.batch_left = h.batch_left.max(h.run_queue.len());
         Ok(())
     });
-    flush_reports();
-}
-
-/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
-fn run_until_root_runs() {
     loop {
-        let batch = with(|h| Ok(h.run_queue.len())).unwrap_or(0);
-        for _ in 0..batch {
-            match with(|h| Ok(h.take_next())).ok().flatten() {
-                Some(ROOT) => return,
-                Some(id) => run_task(id),
-                None => break,
+        match with(|h| Ok(h.next_step())) {
+            Ok(Step::Root) | Err(_) => return,
+            Ok(Step::Run(id, mut co)) => {
+                let outcome = co.resume();
+                if with(|h| Ok(h.end_run(id, co, outcome))).unwrap_or(false) {
+                    flush_reports();
+                }
+            }
+            Ok(Step::Poll) => {
+                if with(|h| Ok(h.poll_once())).unwrap_or(false) {
+                    flush_reports();
+                }
             }
         }
-        let _ = with(|h| {
-            h.poll_once();
-            Ok(())
-        });
-        flush_reports();
     }
 }
 
