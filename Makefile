@@ -19,7 +19,7 @@ LIB_SO   := $(BUILD)/libgreenhub.so.$(VERSION)
 EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example
 CTESTS   := $(BUILD)/test_api
 
-.PHONY: all lib examples run test test-rust test-c test-e2e check-header check-exports lint clean FORCE
+.PHONY: all lib examples run test test-rust test-c test-e2e test-python check-header check-exports lint clean FORCE bench
 
 all: lib
 
@@ -44,7 +44,7 @@ run: examples
 $(BUILD)/test_api: tests/c/*.c tests/c/*.h include/greenhub.h lib
 	$(CC) $(WARN) $(CFLAGS) -Iinclude tests/c/*.c -o $@ $(LDLIBS)
 
-test: check-header check-exports lint test-rust test-c test-e2e
+test: check-header check-exports lint test-rust test-c test-e2e test-python
 
 test-rust:
 	$(CARGO) test --release
@@ -60,6 +60,11 @@ $(VENV)/.ready: tests/requirements.txt
 
 test-e2e: examples $(VENV)/.ready
 	GREENHUB_BUILD_DIR=$(abspath $(BUILD)) $(VENV)/bin/python -m pytest -q tests/e2e
+
+# The Python shim against Eventlet's documented behaviour (its own pytest run: tests/e2e and
+# tests/python each have a conftest of their own).
+test-python: lib $(VENV)/.ready
+	PYTHONPATH=bindings/python $(VENV)/bin/python -m pytest -q tests/python
 
 # The committed header must equal what cbindgen generates from the sources.
 check-header:
@@ -80,6 +85,10 @@ check-exports: lib
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets --quiet -- -D warnings
+
+# Benchmark suite (not part of test): builds what it needs, prints a table, writes bench/results/.
+bench:
+	$(PYTHON) bench/run.py
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,6 @@
 //! reused; an overflowed one is leaked, because its stack is in an unknown state.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
@@ -38,10 +37,6 @@ pub(crate) struct Coroutine {
     gen: ManuallyDrop<Generator<'static, (), ()>>,
     stack_size: usize,
     _not_send: PhantomData<*const ()>,
-}
-
-thread_local! {
-    static INSIDE: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Coroutine {
@@ -82,11 +77,9 @@ impl Coroutine {
 
     /// Runs the coroutine until it suspends, finishes or overflows its stack.
     pub(crate) fn resume(&mut self) -> Resumed {
-        INSIDE.with(|c| c.set(c.get() + 1));
         // The crate re-raises a stack overflow (and only that: bodies catch their own panics)
         // as a panic in the resumer.
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.gen.resume()));
-        INSIDE.with(|c| c.set(c.get() - 1));
         match outcome {
             Ok(_) if self.gen.is_done() => Resumed::Finished,
             Ok(_) => Resumed::Suspended,
@@ -129,20 +122,15 @@ fn is_stack_overflow(payload: &(dyn Any + Send)) -> bool {
 
 /// Switches from the running coroutine back to whoever resumed it.
 pub(crate) fn suspend() {
-    debug_assert!(inside(), "suspend outside a coroutine");
     #[allow(deprecated)]
     // the non-deprecated yield needs the body's `Scope`, which we don't have deep in a call
     generator::yield_with(());
 }
 
-/// True while a coroutine is running on this thread.
-pub(crate) fn inside() -> bool {
-    INSIDE.with(|c| c.get() > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::rc::Rc;
 
     #[test]

@@ -24,6 +24,13 @@ impl ReadBuffer {
         self.start == self.data.len()
     }
 
+    /// Keeps `bytes` after what is buffered (bytes received past a delimiter).
+    pub(crate) fn stash(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.spare().extend_from_slice(bytes);
+        }
+    }
+
     /// Moves up to `out.len()` buffered bytes into `out`.
     pub(crate) fn take_into(&mut self, out: &mut [u8]) -> usize {
         let n = out.len().min(self.data.len() - self.start);
@@ -81,7 +88,7 @@ impl ReadBuffer {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() == 1 {
         return haystack.iter().position(|&b| b == needle[0]);
     }

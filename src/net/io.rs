@@ -2,6 +2,7 @@
 
 use std::os::fd::RawFd;
 
+use super::buffer::find;
 use super::socket::{self, retry_io, Direction};
 use crate::error::{Errno, Result};
 use crate::hub;
@@ -42,11 +43,52 @@ pub fn sendall(id: u64, buf: &[u8]) -> Result<()> {
 
 /// Reads up to and including `delim` into `out`. A piece longer than `out` comes back as
 /// `out.len()` bytes; at end of stream whatever is left comes back, then `Ok(0)`.
+///
+/// With nothing buffered it receives straight into `out`, and only bytes that arrive after the
+/// delimiter are kept in the socket's buffer: a peer that sends a line at a time costs no
+/// buffer and no copy.
 pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
     if delim.is_empty() || out.is_empty() {
         return Err(Errno(libc::EINVAL));
     }
-    retry_io(id, Direction::Read, |s| loop {
+    let mut filled = 0; // bytes of the current piece already received into `out`
+    let result = retry_io(id, Direction::Read, |s| {
+        if filled == 0 && !s.rbuf.is_empty() {
+            return read_buffered(s, delim, out);
+        }
+        loop {
+            let n = sys::recv(s.raw(), &mut out[filled..])?;
+            if n == 0 {
+                return Ok(std::mem::take(&mut filled)); // end of stream: the unterminated rest
+            }
+            let from = filled.saturating_sub(delim.len() - 1);
+            filled += n;
+            if let Some(pos) = find(&out[from..filled], delim) {
+                let end = from + pos + delim.len();
+                s.rbuf.stash(&out[end..filled]);
+                filled = 0;
+                return Ok(end);
+            }
+            if filled == out.len() {
+                return Ok(std::mem::take(&mut filled));
+            }
+        }
+    });
+    if result.is_err() && filled > 0 {
+        // Timed out, killed or reset mid-line: keep what arrived for the next read.
+        let _ = hub::with(|h| {
+            if let Ok(s) = socket::get(h, id) {
+                s.rbuf.stash(&out[..filled]);
+            }
+            Ok(())
+        });
+    }
+    result
+}
+
+/// The read-until of a socket that has bytes buffered: serve from the buffer, refilling it.
+fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result<usize> {
+    loop {
         if let Some(n) = s.rbuf.take_until(delim, out) {
             return Ok(n);
         }
@@ -56,7 +98,7 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
             // End of stream: hand out the unterminated rest (or 0 when nothing is left).
             return Ok(s.rbuf.take_into(out));
         }
-    })
+    }
 }
 
 /// Sends `count` bytes of file `fd` from `offset` without copying them through user space.

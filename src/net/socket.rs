@@ -120,22 +120,24 @@ pub(crate) fn on_ready(h: &mut Hub, id: u64, read: bool, write: bool) {
     }
 }
 
-/// Waits until `id` may be ready in `dir`; the caller then retries its I/O.
-pub(crate) fn wait_ready(id: u64, dir: Direction) -> Result<()> {
-    let waiter = hub::with(|h| {
-        let sock = get(h, id)?;
-        if sock.slot(dir).is_some() {
-            return Err(Errno(libc::EBUSY)); // another thread already waits in this direction
-        }
-        let deadline = match sock.timeout {
-            Some(t) if t.is_zero() => return Err(Errno(libc::EAGAIN)),
-            Some(t) => Some(Instant::now() + t),
-            None => None,
-        };
-        let waiter = h.begin_wait(WaitKind::External, deadline)?;
-        *get(h, id)?.slot(dir) = Some(waiter);
-        Ok(waiter)
-    })?;
+/// Registers the running thread as `id`'s waiter in `dir` (the caller saw EAGAIN).
+fn register_waiter(h: &mut Hub, id: u64, dir: Direction) -> Result<Waiter> {
+    let sock = get(h, id)?;
+    if sock.slot(dir).is_some() {
+        return Err(Errno(libc::EBUSY)); // another thread already waits in this direction
+    }
+    let deadline = match sock.timeout {
+        Some(t) if t.is_zero() => return Err(Errno(libc::EAGAIN)),
+        Some(t) => Some(Instant::now() + t),
+        None => None,
+    };
+    let waiter = h.begin_wait(WaitKind::External, deadline)?;
+    *get(h, id)?.slot(dir) = Some(waiter);
+    Ok(waiter)
+}
+
+/// Waits for `waiter`; on failure takes it out of the socket's slot again.
+fn await_ready(id: u64, dir: Direction, waiter: Waiter) -> Result<()> {
     let result = hub::wait(waiter);
     if result.is_err() {
         hub::with(|h| {
@@ -151,16 +153,27 @@ pub(crate) fn wait_ready(id: u64, dir: Direction) -> Result<()> {
     result
 }
 
+/// Waits until `id` may be ready in `dir`; the caller then retries its I/O.
+pub(crate) fn wait_ready(id: u64, dir: Direction) -> Result<()> {
+    let waiter = hub::with(|h| register_waiter(h, id, dir))?;
+    await_ready(id, dir, waiter)
+}
+
 /// Runs `op` on the socket until it stops saying EAGAIN, waiting for readiness in between.
+/// Trying and, on EAGAIN, registering the wait happen under one borrow of the hub.
 pub(crate) fn retry_io<T>(
     id: u64,
     dir: Direction,
     mut op: impl FnMut(&mut Socket) -> Result<T>,
 ) -> Result<T> {
     loop {
-        match hub::with(|h| op(get(h, id)?)) {
-            Err(Errno(libc::EAGAIN)) => wait_ready(id, dir)?,
-            other => return other,
+        let attempt = hub::with(|h| match op(get(h, id)?) {
+            Err(Errno(libc::EAGAIN)) => register_waiter(h, id, dir).map(Err),
+            other => other.map(Ok),
+        })?;
+        match attempt {
+            Ok(value) => return Ok(value),
+            Err(waiter) => await_ready(id, dir, waiter)?,
         }
     }
 }
