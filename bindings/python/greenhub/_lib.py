@@ -1,0 +1,227 @@
+"""Loading libgreenhub and declaring its C API for ctypes.
+
+Every function of ``include/greenhub.h`` is declared here, in :data:`FUNCTIONS` (name ->
+(restype, argtypes)), so a test can compare this table with the header.
+
+The library is opened twice:
+
+* ``lib`` (``ctypes.CDLL``, errno kept) for every call. ctypes releases the GIL around a CDLL
+  call; that is what lets a blocking call switch green threads: each Python green thread has
+  its own interpreter thread state, saved and restored on its own C stack around the call.
+* ``pylib`` (``ctypes.PyDLL``, GIL held) for ``gh_py_init`` and ``gh_py_spawn`` only: they
+  take Python objects. A blocking call made through PyDLL fails with EDEADLK by design.
+
+Where the library comes from: the ``GREENHUB_LIBRARY`` environment variable (a path), else
+the library built in this repository (``build/libgreenhub.so``, then
+``target/release/libgreenhub.so``), else the system's (``ctypes.util.find_library``).
+"""
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_int,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_ssize_t,
+    c_uint16,
+    c_void_p,
+    py_object,
+)
+from pathlib import Path
+
+__all__ = ["lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhSpawnOpts"]
+
+GH_HOST_MAX = 46
+GH_CHAN_UNBOUNDED = -1
+GH_SERVE_STOP = -2147483646
+GH_STATUS_STACK_OVERFLOW = -(2**31)
+
+
+class GhAddr(Structure):
+    """struct gh_addr: a socket address in printable form."""
+
+    _fields_ = [("family", c_int), ("port", c_uint16), ("host", c_char * GH_HOST_MAX)]
+
+
+class GhSpawnOpts(Structure):
+    """struct gh_spawn_opts (zero-initialised by ctypes)."""
+
+    _fields_ = [
+        ("stack_size", c_size_t),
+        ("name", c_char_p),
+        ("sock", c_int64),
+        ("detached", c_bool),
+    ]
+
+
+# Function pointer types of the header.
+GH_FN = CFUNCTYPE(c_int, c_void_p)  # gh_fn: int (*)(void *arg)
+GH_SERVE_FN = CFUNCTYPE(c_int, c_int64, c_void_p)  # gh_serve_fn: int (*)(gh_sock, void *)
+GH_LOG_FN = CFUNCTYPE(None, c_void_p, c_char_p)  # gh_log_fn: void (*)(void *, const char *)
+GH_TPOOL_FN = CFUNCTYPE(c_void_p, c_void_p)  # gh_tpool_fn: void *(*)(void *arg)
+
+# Handles: gh_sock, gh_thread, gh_pool, gh_sem, gh_event, gh_chan are all int64_t.
+_h = c_int64
+_addr_p = POINTER(GhAddr)
+_opts_p = POINTER(GhSpawnOpts)
+
+#: name -> (restype, argtypes), for every function of include/greenhub.h, called through ``lib``.
+FUNCTIONS = {
+    # sockets
+    "gh_listen": (_h, [c_char_p, c_uint16, c_int]),
+    "gh_accept": (_h, [_h, _addr_p]),
+    "gh_connect": (_h, [c_char_p, c_uint16]),
+    "gh_recv": (c_ssize_t, [_h, c_void_p, c_size_t]),
+    "gh_send": (c_ssize_t, [_h, c_void_p, c_size_t]),
+    "gh_sendall": (c_int, [_h, c_void_p, c_size_t]),
+    "gh_readline": (c_ssize_t, [_h, c_void_p, c_size_t]),
+    "gh_read_until": (c_ssize_t, [_h, c_void_p, c_size_t, c_void_p, c_size_t]),
+    "gh_sendfile": (c_ssize_t, [_h, c_int, c_int64, c_size_t]),
+    "gh_shutdown": (c_int, [_h, c_int]),
+    "gh_close": (c_int, [_h]),
+    "gh_fileno": (c_int, [_h]),
+    "gh_local_addr": (c_int, [_h, _addr_p]),
+    "gh_peer_addr": (c_int, [_h, _addr_p]),
+    "gh_setsockopt": (c_int, [_h, c_int, c_int, c_void_p, c_size_t]),
+    "gh_getsockopt": (c_int, [_h, c_int, c_int, c_void_p, POINTER(c_size_t)]),
+    "gh_settimeout": (c_int, [_h, c_int64]),
+    "gh_gettimeout": (c_int, [_h, POINTER(c_int64)]),
+    "gh_adopt": (_h, [c_int]),
+    "gh_wait_readable": (c_int, [_h]),
+    "gh_wait_writable": (c_int, [_h]),
+    "gh_sock_give": (c_int, [_h, _h]),
+    # green pools and serve
+    "gh_pool_new": (_h, [c_int64]),
+    "gh_pool_spawn": (_h, [_h, GH_FN, c_void_p, _opts_p]),
+    "gh_pool_wait": (c_int, [_h]),
+    "gh_pool_resize": (c_int, [_h, c_int64]),
+    "gh_pool_stat": (c_int, [_h, POINTER(c_int64), POINTER(c_int64), POINTER(c_int64)]),
+    "gh_pool_free": (c_int, [_h]),
+    "gh_serve": (c_int, [_h, GH_SERVE_FN, c_void_p, c_int64]),
+    # runtime
+    "gh_version": (c_char_p, []),
+    "gh_set_log": (None, [GH_LOG_FN, c_void_p]),
+    "gh_set_stack_size": (c_int32, [c_size_t]),
+    "gh_get_stack_size": (c_size_t, []),
+    # semaphores, events, channels, park
+    "gh_sem_new": (_h, [c_int64]),
+    "gh_sem_new_bounded": (_h, [c_int64]),
+    "gh_sem_acquire": (c_int, [_h, c_int64]),
+    "gh_sem_try_acquire": (c_int, [_h]),
+    "gh_sem_release": (c_int, [_h]),
+    "gh_sem_stat": (c_int, [_h, POINTER(c_int64), POINTER(c_int64)]),
+    "gh_sem_free": (c_int, [_h]),
+    "gh_event_new": (_h, []),
+    "gh_event_set": (c_int, [_h, c_void_p]),
+    "gh_event_wait": (c_int, [_h, c_int64, POINTER(c_void_p)]),
+    "gh_event_is_set": (c_int, [_h]),
+    "gh_event_clear": (c_int, [_h]),
+    "gh_event_free": (c_int, [_h]),
+    "gh_chan_new": (_h, [c_int64]),
+    "gh_chan_send": (c_int, [_h, c_void_p, c_int64]),
+    "gh_chan_try_send": (c_int, [_h, c_void_p]),
+    "gh_chan_recv": (c_int, [_h, POINTER(c_void_p), c_int64]),
+    "gh_chan_try_recv": (c_int, [_h, POINTER(c_void_p)]),
+    "gh_chan_close": (c_int, [_h]),
+    "gh_chan_stat": (c_int, [_h, POINTER(c_int64), POINTER(c_int64), POINTER(c_int64)]),
+    "gh_chan_free": (c_int, [_h]),
+    "gh_park": (c_int, [POINTER(c_void_p)]),
+    "gh_unpark": (c_int, [_h, c_void_p]),
+    # green threads
+    "gh_spawn": (_h, [GH_FN, c_void_p]),
+    "gh_spawn_n": (_h, [GH_FN, c_void_p]),
+    "gh_spawn_ex": (_h, [GH_FN, c_void_p, _opts_p]),
+    "gh_join": (c_int, [_h, POINTER(c_int)]),
+    "gh_kill": (c_int, [_h]),
+    "gh_interrupt": (c_int, [_h]),
+    "gh_exit": (None, [c_int]),
+    "gh_self": (_h, []),
+    "gh_sleep": (c_int, [c_int64]),
+    "gh_yield": (c_int, []),
+    "gh_set_name": (c_int, [_h, c_char_p]),
+    "gh_get_name": (c_int, [_h, c_char_p, c_size_t]),
+    "gh_run": (c_int, []),
+    "gh_deadline_push": (c_int, [c_int64]),
+    "gh_deadline_pop": (c_int, []),
+    # thread pool
+    "gh_tpool_execute": (c_int, [GH_TPOOL_FN, c_void_p, POINTER(c_void_p)]),
+    "gh_tpool_set_size": (c_int, [c_size_t]),
+    "gh_tpool_get_size": (c_size_t, []),
+}
+
+#: The two functions called through ``pylib`` (GIL held). Their ``void *`` object arguments
+#: are declared ``py_object`` (a PyObject pointer); the options pointer stays ``c_void_p``.
+PY_FUNCTIONS = {
+    "gh_py_init": (c_int32, []),
+    "gh_py_spawn": (c_int64, [py_object, py_object, py_object, c_void_p]),
+}
+
+
+def _candidates():
+    env = os.environ.get("GREENHUB_LIBRARY")
+    if env:
+        yield env
+        return  # an explicit choice: do not silently load another library
+    here = Path(__file__).resolve()
+    try:
+        repo = here.parents[3]
+    except IndexError:
+        repo = None
+    if repo is not None:
+        yield str(repo / "build" / "libgreenhub.so")
+        yield str(repo / "target" / "release" / "libgreenhub.so")
+    found = ctypes.util.find_library("greenhub")
+    if found:
+        yield found
+
+
+def _load():
+    errors = []
+    for candidate in _candidates():
+        if os.sep in candidate and not os.path.exists(candidate):
+            errors.append("%s: not found" % candidate)
+            continue
+        try:
+            return (
+                candidate,
+                ctypes.CDLL(candidate, use_errno=True),
+                ctypes.PyDLL(candidate, use_errno=True),
+            )
+        except OSError as e:
+            errors.append("%s: %s" % (candidate, e))
+    raise ImportError(
+        "greenhub: cannot load libgreenhub.so (%s). Build it with `make` in the greenhub "
+        "repository (it produces build/libgreenhub.so), or set GREENHUB_LIBRARY to the "
+        "library's path." % ("; ".join(errors) or "no candidate found")
+    )
+
+
+path, lib, pylib = _load()
+
+for _name, (_restype, _argtypes) in FUNCTIONS.items():
+    try:
+        _f = getattr(lib, _name)
+    except AttributeError:
+        raise ImportError(
+            "greenhub: %s does not export %s: rebuild it with `make` (or point "
+            "GREENHUB_LIBRARY at a matching version)" % (path, _name)
+        ) from None
+    _f.restype = _restype
+    _f.argtypes = _argtypes
+
+for _name, (_restype, _argtypes) in PY_FUNCTIONS.items():
+    _f = getattr(pylib, _name)
+    _f.restype = _restype
+    _f.argtypes = _argtypes
+
+del _name, _restype, _argtypes, _f
+
+get_errno = ctypes.get_errno
