@@ -165,8 +165,9 @@ gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 gh_sock gh_accept(gh_sock listener, struct gh_addr *peer);
 
 /**
- * Connects to `host:port`, trying every address the name resolves to (on a helper thread,
- * so the hub keeps running). Fails with EADDRNOTAVAIL when the name does not resolve.
+ * Connects to `host:port`, trying every address the name resolves to (names are resolved on
+ * the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
+ * when the name does not resolve.
  */
 gh_sock gh_connect(const char *host, uint16_t port);
 

@@ -268,10 +268,7 @@ impl Hub {
         if task.killed {
             return Err(Errno(libc::ECANCELED));
         }
-        let deadline = match (task.deadline(), deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = earliest(task.deadline(), deadline);
         if deadline.is_some_and(|at| at <= Instant::now()) {
             return Err(Errno(libc::ETIMEDOUT));
         }
@@ -357,10 +354,7 @@ impl Hub {
     pub(crate) fn push_deadline(&mut self, after: Option<Duration>) {
         let task = self.current_task();
         let new = after.map(|d| Instant::now() + d);
-        let effective = match (task.deadline(), new) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let effective = earliest(task.deadline(), new);
         task.deadlines.push(effective);
     }
 
@@ -407,20 +401,20 @@ impl Hub {
     /// What the loop does next: run a queued thread, return to the root, or poll. Threads that
     /// were queued when the last poll ended run first; then I/O and timers get a turn, so a
     /// thread that keeps yielding cannot starve them.
-    fn next_step(&mut self) -> Step {
+    fn next_step(&mut self) -> LoopStep {
         while self.batch_left > 0 {
             self.batch_left -= 1;
             match self.run_queue.pop_front() {
-                Some(ROOT) => return Step::Root,
+                Some(ROOT) => return LoopStep::Root,
                 Some(id) => {
                     if let Some(co) = self.begin_run(id) {
-                        return Step::Run(id, co);
+                        return LoopStep::Run(id, co);
                     }
                 }
                 None => self.batch_left = 0,
             }
         }
-        Step::Poll
+        LoopStep::Poll
     }
 
     fn begin_run(&mut self, id: u64) -> Option<Coroutine> {
@@ -602,10 +596,18 @@ impl Hub {
 }
 
 /// The loop's next move, decided under one borrow of the hub.
-enum Step {
+enum LoopStep {
     Root,
     Run(u64, Coroutine),
     Poll,
+}
+
+/// The earlier of two optional deadlines (`None`: no deadline).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn describe(id: u64, name: Option<&str>) -> String {
@@ -647,14 +649,14 @@ fn run_until_root_runs() {
     });
     loop {
         match with(|h| Ok(h.next_step())) {
-            Ok(Step::Root) | Err(_) => return,
-            Ok(Step::Run(id, mut co)) => {
+            Ok(LoopStep::Root) | Err(_) => return,
+            Ok(LoopStep::Run(id, mut co)) => {
                 let outcome = co.resume();
                 if with(|h| Ok(h.end_run(id, co, outcome))).unwrap_or(false) {
                     flush_reports();
                 }
             }
-            Ok(Step::Poll) => {
+            Ok(LoopStep::Poll) => {
                 if with(|h| Ok(h.poll_once())).unwrap_or(false) {
                     flush_reports();
                 }

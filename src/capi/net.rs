@@ -74,8 +74,9 @@ pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
     })
 }
 
-/// Connects to `host:port`, trying every address the name resolves to (on a helper thread,
-/// so the hub keeps running). Fails with EADDRNOTAVAIL when the name does not resolve.
+/// Connects to `host:port`, trying every address the name resolves to (names are resolved on
+/// the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
+/// when the name does not resolve.
 #[no_mangle]
 pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
     call(-1, || {
