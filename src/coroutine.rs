@@ -17,8 +17,8 @@ use crate::error::{Errno, Result};
 /// What a resume ended with.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Resumed {
-    /// The body called [`suspend`]; resume it again later.
-    Suspended,
+    /// The body called [`suspend`] with this value; resume it again later.
+    Suspended(u32),
     /// The body returned; the coroutine can be re-armed.
     Finished,
     /// The body ran into its guard page; the coroutine is gone.
@@ -34,10 +34,23 @@ struct HubLocal<F>(F);
 unsafe impl<F> Send for HubLocal<F> {}
 
 pub(crate) struct Coroutine {
-    gen: ManuallyDrop<Generator<'static, (), ()>>,
-    stack_size: usize,
+    gen: ManuallyDrop<Gen>,
+    /// The stack size (a whole number of pages), with [`SAMPLE_RELEASED`] or'ed in. One word:
+    /// the loop moves coroutines in and out of their threads' records on every switch.
+    stack: usize,
     _not_send: PhantomData<*const ()>,
 }
+
+/// Set in `Coroutine::stack` when the stack's usage-sample page was released.
+const SAMPLE_RELEASED: usize = 1;
+
+/// `generator` 0.8.12 marks a new stack by writing this word into its lowest
+/// [`SAMPLE_WORDS`] words, and checks them when the generator is dropped: a stack whose sample
+/// was overwritten is reported as overflowed. Writing it costs an otherwise untouched page per
+/// green thread, so [`release_sample`] gives that page back and [`restore_sample`] rewrites the
+/// words before the crate looks at them.
+const SAMPLE_WORD: usize = 0xDEAD_BEEF;
+const SAMPLE_WORDS: usize = 8;
 
 impl Coroutine {
     /// Maps a new stack of `stack_size` bytes and arms it with `body`.
@@ -51,18 +64,19 @@ impl Coroutine {
         // The probe makes a failing mmap unlikely; a race with another thread can still make the
         // crate panic, which is caught and reported as ENOMEM.
         let gen = panic::catch_unwind(AssertUnwindSafe(|| {
-            Gn::<()>::new_opt(words, move || run_body(body))
+            Gn::<u32>::new_opt(words, move || run_body(body))
         }))
         .map_err(|_| Errno(libc::ENOMEM))?;
+        let (gen, released) = release_sample(gen, stack_size);
         Ok(Coroutine {
             gen: ManuallyDrop::new(gen),
-            stack_size,
+            stack: stack_size | if released { SAMPLE_RELEASED } else { 0 },
             _not_send: PhantomData,
         })
     }
 
     pub(crate) fn stack_size(&self) -> usize {
-        self.stack_size
+        self.stack & !SAMPLE_RELEASED
     }
 
     /// Re-arms a finished coroutine with a new body, reusing its stack (no system call).
@@ -75,14 +89,15 @@ impl Coroutine {
         self.gen.init_code(move || run_body(body));
     }
 
-    /// Runs the coroutine until it suspends, finishes or overflows its stack.
-    pub(crate) fn resume(&mut self) -> Resumed {
+    /// Runs the coroutine until it suspends, finishes or overflows its stack. `input` is what
+    /// the body's pending [`suspend`] returns (a fresh body ignores it).
+    pub(crate) fn resume(&mut self, input: u32) -> Resumed {
         // The crate re-raises a stack overflow (and only that: bodies catch their own panics)
         // as a panic in the resumer.
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.gen.resume()));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.gen.raw_send(Some(input))));
         match outcome {
             Ok(_) if self.gen.is_done() => Resumed::Finished,
-            Ok(_) => Resumed::Suspended,
+            Ok(output) => Resumed::Suspended(output.unwrap_or(0)),
             Err(payload) => {
                 if !is_stack_overflow(&*payload) {
                     // Not ours to swallow: a bug in this module.
@@ -102,6 +117,10 @@ impl Coroutine {
 impl Drop for Coroutine {
     fn drop(&mut self) {
         if self.gen.is_done() {
+            if self.stack & SAMPLE_RELEASED != 0 {
+                let size = self.stack_size();
+                restore_sample(&mut self.gen, size);
+            }
             // SAFETY: `gen` is dropped exactly once, here, and is not used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.gen) };
         }
@@ -109,8 +128,62 @@ impl Drop for Coroutine {
     }
 }
 
-fn run_body<F: FnOnce()>(body: HubLocal<F>) {
+/// Values travel both ways through the switch itself, so neither side has to look up shared
+/// state to learn why the other switched.
+type Gen = Generator<'static, u32, u32>;
+
+/// The lowest usable address of `gen`'s stack of `stack_size` bytes (a whole number of
+/// pages). The crate keeps its own state at the top of the stack, within the top page, so the
+/// generator's address rounded up to a page is the top.
+fn stack_bottom(gen: Gen, stack_size: usize) -> (Gen, Option<usize>) {
+    let raw = gen.into_raw();
+    // SAFETY: `raw` came from `into_raw` on a generator of exactly this type and lifetime just
+    // above, and is reclaimed once, here.
+    let gen = unsafe { Gen::from_raw(raw) };
+    let top = (raw as usize).next_multiple_of(crate::sys::page_size());
+    (gen, top.checked_sub(stack_size))
+}
+
+/// Finds the usage sample at the bottom of a new stack and releases its page (see
+/// [`SAMPLE_WORD`]). Nothing is released unless the sample is exactly where it must be.
+fn release_sample(gen: Gen, stack_size: usize) -> (Gen, bool) {
+    let page = crate::sys::page_size();
+    if stack_size < 4 * page || !stack_size.is_multiple_of(page) {
+        return (gen, false);
+    }
+    let (gen, bottom) = stack_bottom(gen, stack_size);
+    let Some(bottom) = bottom else {
+        return (gen, false);
+    };
+    let words = bottom as *const usize;
+    // SAFETY: the crate maps a page-multiple stack as exactly `stack_size` usable bytes below
+    // the top page's end, so `bottom` and the eight words above it are mapped and readable.
+    let found = (0..SAMPLE_WORDS).all(|i| unsafe { words.add(i).read() } == SAMPLE_WORD);
+    let released = found && crate::sys::discard_page(bottom).is_ok();
+    (gen, released)
+}
+
+/// Writes the usage sample back so the crate's check on drop sees an intact stack bottom (a
+/// thread that ran deep may have overwritten it without ever reaching the guard page).
+fn restore_sample(gen: &mut ManuallyDrop<Gen>, stack_size: usize) {
+    // SAFETY: `gen` is moved out for the lookup and written back before anything else can
+    // observe it; the lookup does not panic.
+    let taken = unsafe { ManuallyDrop::take(gen) };
+    let (back, bottom) = stack_bottom(taken, stack_size);
+    *gen = ManuallyDrop::new(back);
+    if let Some(bottom) = bottom {
+        let words = bottom as *mut usize;
+        for i in 0..SAMPLE_WORDS {
+            // SAFETY: release_sample found the sample at this address of this coroutine's
+            // stack, which is still mapped and no longer runs (the coroutine finished).
+            unsafe { words.add(i).write(SAMPLE_WORD) };
+        }
+    }
+}
+
+fn run_body<F: FnOnce()>(body: HubLocal<F>) -> u32 {
     (body.0)();
+    0 // a finished body's value is never read: `resume` reports `Finished`
 }
 
 fn is_stack_overflow(payload: &(dyn Any + Send)) -> bool {
@@ -120,11 +193,19 @@ fn is_stack_overflow(payload: &(dyn Any + Send)) -> bool {
     )
 }
 
-/// Switches from the running coroutine back to whoever resumed it.
-pub(crate) fn suspend() {
+/// Switches from the running coroutine back to whoever resumed it, handing it `output`;
+/// returns the `input` of the resume that switches back.
+#[inline(always)]
+pub(crate) fn suspend(output: u32) -> u32 {
     #[allow(deprecated)]
     // the non-deprecated yield needs the body's `Scope`, which we don't have deep in a call
-    generator::yield_with(());
+    generator::yield_::<u32, u32>(output).unwrap_or(0)
+}
+
+/// True inside a coroutine, false in the code that resumes them.
+#[inline(always)]
+pub(crate) fn in_coroutine() -> bool {
+    generator::is_generator()
 }
 
 #[cfg(test)]
@@ -139,18 +220,39 @@ mod tests {
         let l = log.clone();
         let mut co = Coroutine::new(64 * 1024, move || {
             l.set(1);
-            suspend();
-            l.set(2);
+            l.set(suspend(7));
         })
         .unwrap();
-        assert_eq!(co.resume(), Resumed::Suspended);
+        assert_eq!(co.resume(0), Resumed::Suspended(7));
         assert_eq!(log.get(), 1);
-        assert_eq!(co.resume(), Resumed::Finished);
+        assert_eq!(co.resume(2), Resumed::Finished);
         assert_eq!(log.get(), 2);
         let l = log.clone();
         co.rearm(move || l.set(3));
-        assert_eq!(co.resume(), Resumed::Finished);
+        assert_eq!(co.resume(0), Resumed::Finished);
         assert_eq!(log.get(), 3);
+    }
+
+    #[test]
+    fn sample_page_released_and_restored_after_deep_use() {
+        fn deep(n: usize) -> usize {
+            let buf = std::hint::black_box([n as u8; 1024]);
+            if n == 0 {
+                return buf[0] as usize;
+            }
+            deep(n - 1) + buf[1] as usize
+        }
+        let mut co = Coroutine::new(128 * 1024, || {
+            std::hint::black_box(deep(100)); // ~100 KiB: writes over the sample words
+        })
+        .unwrap();
+        assert_ne!(
+            co.stack & SAMPLE_RELEASED,
+            0,
+            "a fresh stack's sample page is released"
+        );
+        assert_eq!(co.resume(0), Resumed::Finished);
+        drop(co); // the crate's drop check would report an overflow without the restore
     }
 
     #[test]

@@ -48,7 +48,36 @@ pub(crate) enum Wake {
     Interrupted,
 }
 
+/// What a green thread asks of the loop when it switches to it.
+const REQUEST_WAIT: u32 = 0; // its wait is registered: park it until woken
+const REQUEST_YIELD: u32 = 1; // queue it again at the back
+
 impl Wake {
+    /// The value handed to a resumed thread (0: nothing to report).
+    fn code(wake: Option<Wake>) -> u32 {
+        wake.map_or(0, |w| w as u32 + 1)
+    }
+
+    fn result_of(code: u32) -> Result<()> {
+        const ALL: [Wake; 7] = [
+            Wake::Ready,
+            Wake::TimedOut,
+            Wake::Cancelled,
+            Wake::Closed,
+            Wake::Deadlock,
+            Wake::Shut,
+            Wake::Interrupted,
+        ];
+        match code.checked_sub(1) {
+            None => Ok(()),
+            Some(i) => ALL
+                .get(i as usize)
+                .copied()
+                .unwrap_or(Wake::Ready)
+                .into_result(),
+        }
+    }
+
     fn into_result(self) -> Result<()> {
         match self {
             Wake::Ready => Ok(()),
@@ -184,11 +213,19 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
     HUB.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(Box::new(Hub::new()?));
+            *slot = Some(new_hub()?);
         }
         let hub = slot.as_mut().expect("created above");
         f(hub)
     })
+}
+
+/// Out of line: the hub is built once per OS thread, and building it inline would give every
+/// caller of [`with`] a stack frame the size of a hub (green threads' stacks are small).
+#[cold]
+#[inline(never)]
+fn new_hub() -> Result<Box<Hub>> {
+    Ok(Box::new(Hub::new()?))
 }
 
 impl Hub {
@@ -331,24 +368,21 @@ impl Hub {
         }
     }
 
-    /// Makes the running thread runnable again at the back of the queue.
-    fn requeue_current(&mut self) -> Result<()> {
+    /// Queues the root again at the back, behind every runnable thread.
+    fn requeue_root(&mut self) -> Result<()> {
         crate::python::check_gil_released()?;
-        let id = self.current;
-        let task = self.current_task();
-        if task.killed {
+        if self.root.killed {
             return Err(Errno(libc::ECANCELED));
         }
-        task.state = State::Runnable;
-        task.wake = Some(Wake::Ready);
-        self.run_queue.push_back(id);
+        self.root.state = State::Runnable;
+        self.root.wake = None;
+        self.run_queue.push_back(ROOT);
         Ok(())
     }
 
-    fn end_wait(&mut self) -> Result<()> {
-        let task = self.current_task();
-        task.state = State::Running;
-        task.wake.take().map_or(Ok(()), Wake::into_result)
+    /// Why the root's wait ended (green threads get theirs through the switch).
+    fn end_root_wait(&mut self) -> Result<()> {
+        self.root.wake.take().map_or(Ok(()), Wake::into_result)
     }
 
     pub(crate) fn push_deadline(&mut self, after: Option<Duration>) {
@@ -402,41 +436,62 @@ impl Hub {
     /// were queued when the last poll ended run first; then I/O and timers get a turn, so a
     /// thread that keeps yielding cannot starve them.
     fn next_step(&mut self) -> LoopStep {
-        while self.batch_left > 0 {
-            self.batch_left -= 1;
-            match self.run_queue.pop_front() {
-                Some(ROOT) => return LoopStep::Root,
-                Some(id) => {
-                    if let Some(co) = self.begin_run(id) {
-                        return LoopStep::Run(id, co);
+        loop {
+            while self.batch_left > 0 {
+                self.batch_left -= 1;
+                match self.run_queue.pop_front() {
+                    Some(ROOT) => {
+                        if self.root.state == State::Runnable {
+                            self.root.state = State::Running;
+                            return LoopStep::Root;
+                        }
                     }
+                    Some(id) => {
+                        if let Some((co, wake)) = self.begin_run(id) {
+                            return LoopStep::Run(id, co, wake);
+                        }
+                    }
+                    None => self.batch_left = 0,
                 }
-                None => self.batch_left = 0,
             }
+            if self.run_queue.is_empty() || self.external_waiters > 0 {
+                return LoopStep::Poll;
+            }
+            // Threads are runnable and nobody waits for I/O: epoll has nothing to say, so
+            // only timers get their turn (a system call per batch would double a switch).
+            self.fire_timers();
+            self.batch_left = self.run_queue.len();
         }
-        LoopStep::Poll
     }
 
-    fn begin_run(&mut self, id: u64) -> Option<Coroutine> {
+    /// Marks `id` running; gives its coroutine and the code of why it woke.
+    fn begin_run(&mut self, id: u64) -> Option<(Coroutine, u32)> {
         let task = self.tasks.get_mut(id)?;
         if task.state != State::Runnable {
             return None;
         }
         task.state = State::Running;
-        let co = task.coroutine.take();
+        let co = task.coroutine.take()?;
+        let wake = Wake::code(task.wake.take());
         crate::python::bind_gilstate(task.py_state);
         self.current = id;
-        co
+        Some((co, wake))
     }
 
-    /// Takes back a thread that stopped running; true if it left reports to deliver.
-    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> bool {
+    /// Takes back a thread that stopped running and decides what runs next.
+    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> LoopStep {
         self.current = ROOT;
         let py_state = self.tasks.get(id).map_or(0, |t| t.py_state);
         match outcome {
-            Resumed::Suspended => {
+            Resumed::Suspended(request) => {
                 if let Some(task) = self.tasks.get_mut(id) {
                     task.coroutine = Some(co);
+                    if request == REQUEST_YIELD {
+                        task.state = State::Runnable;
+                        // A killed thread's yield fails, after its turn like any other yield.
+                        task.wake = task.killed.then_some(Wake::Cancelled);
+                        self.run_queue.push_back(id);
+                    }
                 }
             }
             Resumed::Finished => {
@@ -452,7 +507,15 @@ impl Hub {
             }
         }
         crate::python::bind_gilstate(self.py_root_state);
-        !self.reports.is_empty()
+        self.after_turn()
+    }
+
+    fn after_turn(&mut self) -> LoopStep {
+        if self.reports.is_empty() {
+            self.next_step()
+        } else {
+            LoopStep::Report
+        }
     }
 
     /// A thread ended: close what it owns, report a failure, hand its status to its joiners.
@@ -543,9 +606,9 @@ impl Hub {
         Ok(())
     }
 
-    /// One turn of I/O and timers: waits for events only when nothing is runnable. True if
-    /// there are reports to deliver.
-    fn poll_once(&mut self) -> bool {
+    /// One turn of I/O and timers (waiting for events only when nothing is runnable), then
+    /// decides what runs next.
+    fn poll_once(&mut self) -> LoopStep {
         let timeout = if !self.run_queue.is_empty() {
             Some(Duration::ZERO)
         } else {
@@ -556,7 +619,7 @@ impl Hub {
                 // Nothing outside the hub and no timer can ever make a thread runnable.
                 self.interrupt(ROOT, Wake::Deadlock);
                 self.batch_left = self.run_queue.len();
-                return !self.reports.is_empty();
+                return self.after_turn();
             }
             self.timers
                 .next()
@@ -584,22 +647,30 @@ impl Hub {
                 socket::on_ready(self, token as u64, read, write);
             }
         }
+        self.fire_timers();
+        self.batch_left = self.run_queue.len();
+        self.after_turn()
+    }
+
+    /// Wakes the threads whose deadline has passed.
+    fn fire_timers(&mut self) {
         if self.timed_waiters > 0 {
             let now = Instant::now();
             while let Some(waiter) = self.timers.pop_expired(now) {
                 self.wake(waiter, Wake::TimedOut);
             }
         }
-        self.batch_left = self.run_queue.len();
-        !self.reports.is_empty()
     }
 }
 
 /// The loop's next move, decided under one borrow of the hub.
 enum LoopStep {
     Root,
-    Run(u64, Coroutine),
+    /// Resume this thread, handing it this wake code.
+    Run(u64, Coroutine, u32),
     Poll,
+    /// Deliver reports first (outside any borrow), then decide again.
+    Report,
 }
 
 /// The earlier of two optional deadlines (`None`: no deadline).
@@ -640,53 +711,50 @@ fn flush_reports() {
 }
 
 /// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
-/// Two borrows of the hub per switch: one to pick and start a thread, one to take it back.
+/// One borrow of the hub per switch: it takes back the thread that stopped and picks the next.
 fn run_until_root_runs() {
     // Whatever is queued already runs before the first poll.
-    let _ = with(|h| {
+    let mut step = with(|h| {
         h.batch_left = h.batch_left.max(h.run_queue.len());
-        Ok(())
+        Ok(h.next_step())
     });
     loop {
-        match with(|h| Ok(h.next_step())) {
+        step = match step {
             Ok(LoopStep::Root) | Err(_) => return,
-            Ok(LoopStep::Run(id, mut co)) => {
-                let outcome = co.resume();
-                if with(|h| Ok(h.end_run(id, co, outcome))).unwrap_or(false) {
-                    flush_reports();
-                }
+            Ok(LoopStep::Run(id, mut co, wake)) => {
+                let outcome = co.resume(wake);
+                with(|h| Ok(h.end_run(id, co, outcome)))
             }
-            Ok(LoopStep::Poll) => {
-                if with(|h| Ok(h.poll_once())).unwrap_or(false) {
-                    flush_reports();
-                }
+            Ok(LoopStep::Poll) => with(|h| Ok(h.poll_once())),
+            Ok(LoopStep::Report) => {
+                flush_reports();
+                with(|h| Ok(h.next_step()))
             }
-        }
+        };
     }
 }
 
 /// Suspends the running thread until `waiter` is woken; the root runs the loop meanwhile.
+#[inline(always)]
 pub(crate) fn wait(waiter: Waiter) -> Result<()> {
     if waiter.task == ROOT {
         run_until_root_runs();
-    } else {
-        coroutine::suspend();
+        return with(|h| h.end_root_wait());
     }
-    with(|h| h.end_wait())
+    Wake::result_of(coroutine::suspend(REQUEST_WAIT))
 }
 
-/// Lets every other runnable thread run once.
+/// Lets every other runnable thread run once. A green thread asks the loop to queue it again
+/// as it switches, so a yield costs no lookup of its own.
+#[inline(always)]
 pub(crate) fn yield_now() -> Result<()> {
-    let me = with(|h| {
-        h.requeue_current()?;
-        Ok(h.current)
-    })?;
-    if me == ROOT {
-        run_until_root_runs();
-    } else {
-        coroutine::suspend();
+    if coroutine::in_coroutine() {
+        crate::python::check_gil_released()?;
+        return Wake::result_of(coroutine::suspend(REQUEST_YIELD));
     }
-    with(|h| h.end_wait())
+    with(|h| h.requeue_root())?;
+    run_until_root_runs();
+    Ok(())
 }
 
 /// Root only: runs until every green thread has ended.

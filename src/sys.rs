@@ -106,9 +106,18 @@ pub(crate) fn accept(fd: RawFd) -> Result<(OwnedFd, SocketAddr)> {
 }
 
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    // read(2) is recv(2) without flags, and the kernel's path for it is shorter.
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    let n = retry(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    let n = retry(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })?;
     Ok(n as usize)
+}
+
+/// Index of the first `byte` in `hay`.
+pub(crate) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    // SAFETY: memchr reads at most `hay.len()` bytes from `hay`, which are valid for reads.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), byte.into(), hay.len()) };
+    // The result is NULL or a pointer into `hay`, so the difference is its index.
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
 }
 
 /// Receives at most `max` bytes into the spare capacity of `buf` (no zero-filling).
@@ -116,7 +125,7 @@ pub(crate) fn recv_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> Result<us
     buf.reserve(max);
     let spare = &mut buf.spare_capacity_mut()[..max];
     // SAFETY: `spare` is valid for writes of `spare.len()` bytes.
-    let n = retry(|| unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), spare.len(), 0) })?;
+    let n = retry(|| unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) })?;
     let n = n as usize;
     // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
@@ -290,6 +299,18 @@ pub(crate) fn probe_stack_mapping(size: usize) -> Result<()> {
         Ok(())
     } else {
         Err(Errno(libc::ENOMEM))
+    }
+}
+
+/// Gives a page of private anonymous memory back to the kernel; it reads as zeros afterwards.
+pub(crate) fn discard_page(addr: usize) -> Result<()> {
+    // SAFETY: callers pass the start of a page of a private anonymous mapping they own whose
+    // contents they no longer need; MADV_DONTNEED only drops those contents.
+    let r = unsafe { libc::madvise(addr as *mut libc::c_void, page_size(), libc::MADV_DONTNEED) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
     }
 }
 

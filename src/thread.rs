@@ -194,6 +194,7 @@ fn deadline_passed() -> Result<bool> {
 }
 
 /// Lets every other runnable green thread run once. Fails with ECANCELED if killed.
+#[inline(always)]
 pub fn yield_now() -> Result<()> {
     hub::yield_now()
 }

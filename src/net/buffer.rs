@@ -88,11 +88,19 @@ impl ReadBuffer {
     }
 }
 
+/// Where `needle` first occurs in `haystack`. Candidates are found with libc's vectorised
+/// `memchr`: a byte-at-a-time scan of each received line cost more than its system call.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.len() == 1 {
-        return haystack.iter().position(|&b| b == needle[0]);
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = crate::sys::memchr(first, &haystack[from..]) {
+        let at = from + i;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
+    None
 }
 
 #[cfg(test)]

@@ -399,6 +399,22 @@ class GreenSocket:
     def recv_into(self, buffer, nbytes=0, flags=0):
         """Receives up to *nbytes* (default: the buffer's size) into *buffer*; returns the
         count."""
+        if (
+            not flags
+            and type(buffer) is memoryview  # what the io stack (makefile) passes
+            and 0 < (nbytes or len(buffer)) <= _SCRATCH_SIZE
+            and buffer.format == "B"  # bytes, one dimension: the slice copy below fits
+            and buffer.ndim == 1
+            and buffer.contiguous
+            and not buffer.readonly
+            and _get_ident() == _HUB_THREAD
+        ):
+            # Receive into the hub's scratch buffer and copy: cheaper than wrapping the
+            # caller's buffer in a ctypes array on every call (see recv for why one buffer
+            # serves every green thread).
+            n = _io_call(lib.gh_recv, self._h, _scratch_c, nbytes or len(buffer))
+            buffer[:n] = _scratch_mv[:n]
+            return n
         mv = memoryview(buffer)
         if mv.readonly:
             raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like object")
