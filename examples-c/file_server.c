@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,9 @@ int main(int argc, char **argv)
     }
     /* The log is block-buffered, as Python's print to a file is, so a busy server does not
      * make one write(2) per line; a green thread flushes it often enough to follow it live. */
+    /* A client that leaves mid-file is an error return of gh_sendfile, never a signal; with
+     * SIGPIPE ignored the library needs no signal-mask calls around each sendfile(2). */
+    signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     if (gh_spawn_n(log_flusher, NULL) == -1) {
         perror("gh_spawn_n");

@@ -533,15 +533,16 @@ impl Hub {
         let joiners = std::mem::take(&mut task.joiners);
         let detached = task.detached;
         let pool = task.pool;
-        let label = describe(id, task.name.as_deref());
+        // Formatted only for a report: most threads end quietly, and spawn + exit is hot.
+        let label = (fault.is_some() || status != 0).then(|| describe(id, task.name.as_deref()));
         for sock in owned {
             socket::close_in(self, sock);
         }
-        if let Some(what) = fault {
+        if let (Some(label), Some(what)) = (&label, fault) {
             self.reports.push(format!(
                 "greenhub: {label} {what}; it was stopped, the process goes on"
             ));
-        } else if status != 0 {
+        } else if let Some(label) = &label {
             self.reports
                 .push(format!("greenhub: {label} failed with status {status}"));
         }

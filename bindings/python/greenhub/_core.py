@@ -570,19 +570,26 @@ def sync_call(fn, *args, timed=False):
         raise error_from_errno(err)
 
 
+_gh_yield = lib.gh_yield
+
+
 def _yield():
     if _pending or _deferred_closes:
         check_pending()
     if _watch_park and _SIGNALS_IN_ROOT_ONLY:
         _poll_wakeup()
-    if lib.gh_yield() == -1:
+    if _gh_yield() == -1:
         raise error_from_errno(get_errno())
     if _pending:
         check_pending()
     if _timeouts:
-        gid = lib.gh_self()
-        if gid in _timeouts:
-            check_timeouts(gid, slack=0.0)
+        _after_yield_timeouts()
+
+
+def _after_yield_timeouts():
+    gid = lib.gh_self()
+    if gid in _timeouts:
+        check_timeouts(gid, slack=0.0)
 
 
 def sleep(seconds=0):
@@ -590,7 +597,18 @@ def sleep(seconds=0):
     is a cooperative yield: every other runnable green thread runs once."""
     global _busy
     if seconds is None or seconds <= 0:
-        _yield()
+        # _yield() written out: sleep(0) is the Python switch, and a call costs as much as
+        # the checks around it.
+        if _pending or _deferred_closes:
+            check_pending()
+        if _watch_park and _SIGNALS_IN_ROOT_ONLY:
+            _poll_wakeup()
+        if _gh_yield() == -1:
+            raise error_from_errno(get_errno())
+        if _pending:
+            check_pending()
+        if _timeouts:
+            _after_yield_timeouts()
         return
     end = monotonic() + seconds
     while True:
