@@ -113,11 +113,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* The log is block-buffered, as Python's print to a file is, so a busy server does not
-     * make one write(2) per line; a green thread flushes it often enough to follow it live. */
     /* A client that leaves mid-file is an error return of gh_sendfile, never a signal; with
      * SIGPIPE ignored the library needs no signal-mask calls around each sendfile(2). */
     signal(SIGPIPE, SIG_IGN);
+    /* The log is block-buffered, as Python's print to a file is, so a busy server does not
+     * make one write(2) per line; a green thread flushes it often enough to follow it live. */
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     if (gh_spawn_n(log_flusher, NULL) == -1) {
         perror("gh_spawn_n");

@@ -53,28 +53,18 @@ const REQUEST_WAIT: u32 = 0; // its wait is registered: park it until woken
 const REQUEST_YIELD: u32 = 1; // queue it again at the back
 
 impl Wake {
-    /// The value handed to a resumed thread (0: nothing to report).
+    /// What a resumed thread is handed through the switch: 0, or the errno its wait fails with.
     fn code(wake: Option<Wake>) -> u32 {
-        wake.map_or(0, |w| w as u32 + 1)
+        match wake.map_or(Ok(()), Wake::into_result) {
+            Ok(()) => 0,
+            Err(Errno(e)) => e.unsigned_abs(),
+        }
     }
 
     fn result_of(code: u32) -> Result<()> {
-        const ALL: [Wake; 7] = [
-            Wake::Ready,
-            Wake::TimedOut,
-            Wake::Cancelled,
-            Wake::Closed,
-            Wake::Deadlock,
-            Wake::Shut,
-            Wake::Interrupted,
-        ];
-        match code.checked_sub(1) {
-            None => Ok(()),
-            Some(i) => ALL
-                .get(i as usize)
-                .copied()
-                .unwrap_or(Wake::Ready)
-                .into_result(),
+        match code {
+            0 => Ok(()),
+            e => Err(Errno(e as i32)),
         }
     }
 
@@ -368,12 +358,10 @@ impl Hub {
         }
     }
 
-    /// Queues the root again at the back, behind every runnable thread.
+    /// Queues the root again at the back, behind every runnable thread (the root cannot be
+    /// killed).
     fn requeue_root(&mut self) -> Result<()> {
         crate::python::check_gil_released()?;
-        if self.root.killed {
-            return Err(Errno(libc::ECANCELED));
-        }
         self.root.state = State::Runnable;
         self.root.wake = None;
         self.run_queue.push_back(ROOT);
@@ -481,7 +469,6 @@ impl Hub {
     /// Takes back a thread that stopped running and decides what runs next.
     fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> LoopStep {
         self.current = ROOT;
-        let py_state = self.tasks.get(id).map_or(0, |t| t.py_state);
         match outcome {
             Resumed::Suspended(request) => {
                 if let Some(task) = self.tasks.get_mut(id) {
@@ -502,6 +489,7 @@ impl Hub {
             }
             Resumed::Overflowed => {
                 co.abandon();
+                let py_state = self.tasks.get(id).map_or(0, |t| t.py_state);
                 crate::python::release_gil_after_overflow(py_state);
                 self.finish(id, Some("overflowed its stack"));
             }

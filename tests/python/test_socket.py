@@ -165,6 +165,14 @@ def test_recv_into(pair):
     assert m <= 2 and bytes(buf2[:m]) == b"ab"[:m] and buf2[2:] == bytearray(8)
 
 
+def test_recv_into_memoryview_too_small_loses_nothing(pair):
+    pair.client.sendall(b"0123456789")
+    small = memoryview(bytearray(4))
+    with pytest.raises(ValueError):
+        pair.conn.recv_into(small, 8)  # nbytes beyond the buffer: refused before any read
+    assert recv_exact(pair.conn, 10) == b"0123456789"
+
+
 def test_send_returns_count(pair):
     n = pair.client.send(b"partial ok")
     assert 1 <= n <= 10

@@ -402,6 +402,7 @@ class GreenSocket:
         if (
             not flags
             and type(buffer) is memoryview  # what the io stack (makefile) passes
+            and 0 <= nbytes <= len(buffer)  # anything else is refused below, before a read
             and 0 < (nbytes or len(buffer)) <= _SCRATCH_SIZE
             and buffer.format == "B"  # bytes, one dimension: the slice copy below fits
             and buffer.ndim == 1
