@@ -5,23 +5,25 @@
 //! sleep, deadlines), [`net`] (listen, accept, connect, recv, send, readline, sendfile),
 //! [`sync`] (semaphores, events, channels, park/unpark), [`pool`] (green pools, `serve`) and
 //! [`tpool`] (blocking calls on native threads).
-//! The C ABI in [`capi`] is a thin layer over it; `include/greenhub.h` is generated from it.
+//!
+//! The crate is layered (see ARCHITECTURE.md): `error` and `sys` at the bottom; the
+//! [`runtime`] (coroutines, tasks, the object table, the I/O driver, timers, the scheduler,
+//! switch hooks), which names no resource; then the resources, each registering with the
+//! runtime: [`net`], [`sync`], [`pool`], [`tpool`] and `python`. The C ABI is the crate
+//! `greenhub-capi` (directory `capi/`), a thin layer over this API.
 
-mod coroutine;
 pub mod error;
-mod handle;
-mod hub;
-pub mod log;
+mod sys;
+
+pub mod runtime;
+
 pub mod net;
 pub mod pool;
-mod python;
+pub mod python;
 pub mod sync;
-mod sys;
-pub mod thread;
-mod timer;
 pub mod tpool;
 
-pub mod capi;
-
 pub use error::{Errno, Result};
-pub use hub::{STATUS_PANIC, STATUS_STACK_OVERFLOW};
+pub use runtime::log;
+pub use runtime::thread;
+pub use runtime::{STATUS_PANIC, STATUS_STACK_OVERFLOW};

@@ -2,17 +2,18 @@
 //! while the pool is full) and `serve`, the accept loop every server writes.
 //!
 //! Slots are handed over in FIFO order: when a pool thread ends while spawners wait, its slot
-//! goes straight to the first of them.
+//! goes straight to the first of them. A pool thread owns a [`Slot`] object, so however it
+//! ends (returns, exits, is killed, overflows its stack), closing what it owns frees its slot.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::error::{Errno, Result};
-use crate::hub::{self, Hub, Waiter, Wake};
 use crate::net;
-use crate::sync::{begin, finish, live_count, Step};
-use crate::thread::{self, SpawnOptions, ThreadId};
+use crate::runtime::thread::{self, SpawnOptions, ThreadId};
+use crate::runtime::{self, Hub, Object, Waiter, Wake};
+use crate::sync::{begin, finish, get, live_count, pop_live, Step};
 
 /// A serve handler returning this stops the loop (it is not reported as a failure).
 pub const SERVE_STOP: i32 = i32::MIN + 2;
@@ -24,8 +25,30 @@ pub(crate) struct Pool {
     idle: VecDeque<Waiter>,
 }
 
-fn get(h: &mut Hub, id: u64) -> Result<&mut Pool> {
-    h.pools.get_mut(id).ok_or(Errno(libc::EBADF))
+impl Object for Pool {
+    fn kind(&self) -> &'static str {
+        "pool"
+    }
+
+    /// Waiting spawners and waiters fail with EBADF; running threads go on.
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        hub.wake_all(self.spawners.into_iter().chain(self.idle), Wake::Closed);
+    }
+}
+
+/// A running thread's place in pool `pool`, owned by that thread: closed when it ends.
+struct Slot {
+    pool: u64,
+}
+
+impl Object for Slot {
+    fn kind(&self) -> &'static str {
+        "pool slot"
+    }
+
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        release_slot(hub, self.pool);
+    }
 }
 
 /// A pool letting at most `size` (>= 1) of its threads run at once.
@@ -33,8 +56,8 @@ pub fn new(size: usize) -> Result<u64> {
     if size == 0 {
         return Err(Errno(libc::EINVAL));
     }
-    hub::with(|h| {
-        h.pools.insert(Pool {
+    runtime::with(|h| {
+        h.objects.insert(Pool {
             size,
             running: 0,
             spawners: VecDeque::new(),
@@ -45,67 +68,70 @@ pub fn new(size: usize) -> Result<u64> {
 
 /// Starts `f` as a thread of pool `id`, first waiting (FIFO) while the pool is full.
 pub fn spawn(id: u64, opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Result<ThreadId> {
-    let step = hub::with(|h| {
-        let pool = get(h, id)?;
+    let step = runtime::with(|h| {
+        let pool = get::<Pool>(h, id)?;
         if pool.running < pool.size {
             pool.running += 1;
             return Ok(Step::Done(()));
         }
-        let waiter = begin(h, None)?;
-        get(h, id)?.spawners.push_back(waiter);
+        let waiter = begin(h, "pool spawn", id, None)?;
+        get::<Pool>(h, id)?.spawners.push_back(waiter);
         Ok(Step::Wait(waiter))
     })?;
     if let Step::Wait(waiter) = step {
         // Woken with Ready: a slot was handed to us (already counted as running).
         finish(waiter, |h, w| {
-            if let Ok(pool) = get(h, id) {
+            if let Ok(pool) = get::<Pool>(h, id) {
                 pool.spawners.retain(|x| *x != w);
             }
         })?;
     }
-    thread::spawn_in_pool(opts, Some(id), f).inspect_err(|_| {
-        let _ = hub::with(|h| {
-            release_slot(h, id);
-            Ok(())
-        });
-    })
+    // The place is held by a Slot object the new thread will own; closing it frees the place.
+    let slot = runtime::with(|h| {
+        h.objects
+            .insert(Slot { pool: id })
+            .inspect_err(|_| release_slot(h, id))
+    })?;
+    match thread::spawn_with(opts, f) {
+        Ok(thread) => runtime::with(|h| h.give(slot, thread).map(|()| thread)),
+        Err(e) => {
+            let _ = runtime::with(|h| Ok(h.close_object(slot)));
+            Err(e)
+        }
+    }
 }
 
 /// A slot of pool `id` became free: hand it to the first waiting spawner, or count it free.
-pub(crate) fn release_slot(h: &mut Hub, id: u64) {
-    loop {
-        let Ok(pool) = get(h, id) else {
-            return; // the pool was freed; its threads just run out
-        };
-        match pool.spawners.pop_front() {
-            Some(waiter) if h.wake(waiter, Wake::Ready) => return,
-            Some(_) => continue,
-            None => break,
-        }
+fn release_slot(h: &mut Hub, id: u64) {
+    let Some(pool) = h.objects.get_mut::<Pool>(id) else {
+        return; // the pool was freed; its threads just run out
+    };
+    if let Some(waiter) = pop_live(&h.sched, &mut pool.spawners, |w| *w) {
+        h.sched.wake(waiter, Wake::Ready);
+        return;
     }
-    let Ok(pool) = get(h, id) else { return };
     pool.running -= 1;
     if pool.running == 0 {
-        for waiter in std::mem::take(&mut pool.idle) {
-            h.wake(waiter, Wake::Ready);
+        for waiter in pool.idle.drain(..) {
+            h.sched.wake(waiter, Wake::Ready);
         }
     }
 }
 
 /// Waits until no thread of the pool runs.
 pub fn wait(id: u64) -> Result<()> {
-    let step = hub::with(|h| {
-        if get(h, id)?.running == 0 {
+    let step = runtime::with(|h| {
+        if get::<Pool>(h, id)?.running == 0 {
             return Ok(Step::Done(()));
         }
-        let waiter = begin(h, None)?;
-        get(h, id)?.idle.push_back(waiter);
+        let waiter = begin(h, "pool wait", id, None)?;
+        get::<Pool>(h, id)?.idle.push_back(waiter);
         Ok(Step::Wait(waiter))
     })?;
     match step {
         Step::Done(()) => Ok(()),
         Step::Wait(waiter) => finish(waiter, |h, w| {
-            if let Ok(pool) = get(h, id) {
+            if let Ok(pool) = get::<Pool>(h, id) {
                 pool.idle.retain(|x| *x != w);
             }
         }),
@@ -117,40 +143,32 @@ pub fn resize(id: u64, size: usize) -> Result<()> {
     if size == 0 {
         return Err(Errno(libc::EINVAL));
     }
-    hub::with(|h| {
-        get(h, id)?.size = size;
-        loop {
-            let pool = get(h, id)?;
-            if pool.running >= pool.size {
-                return Ok(());
-            }
-            match pool.spawners.pop_front() {
-                Some(waiter) if h.wake(waiter, Wake::Ready) => get(h, id)?.running += 1,
-                Some(_) => continue,
-                None => return Ok(()),
-            }
+    runtime::with(|h| {
+        get::<Pool>(h, id)?.size = size;
+        let pool = h.objects.get_mut::<Pool>(id).ok_or(Errno(libc::EBADF))?;
+        while pool.running < pool.size {
+            let Some(waiter) = pop_live(&h.sched, &mut pool.spawners, |w| *w) else {
+                break;
+            };
+            h.sched.wake(waiter, Wake::Ready);
+            pool.running += 1;
         }
+        Ok(())
     })
 }
 
 /// Limit, running threads, waiting spawners.
 pub fn stat(id: u64) -> Result<(usize, usize, usize)> {
-    hub::with(|h| {
-        let pool = h.pools.get(id).ok_or(Errno(libc::EBADF))?;
-        let waiting = live_count(h, pool.spawners.iter()) as usize;
+    runtime::with(|h| {
+        let pool = h.objects.get::<Pool>(id).ok_or(Errno(libc::EBADF))?;
+        let waiting = live_count(&h.sched, pool.spawners.iter()) as usize;
         Ok((pool.size, pool.running, waiting))
     })
 }
 
 /// Destroys the pool; waiting spawners and waiters fail with EBADF; running threads go on.
 pub fn free(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let pool = h.pools.remove(id).ok_or(Errno(libc::EBADF))?;
-        for waiter in pool.spawners.into_iter().chain(pool.idle) {
-            h.wake(waiter, Wake::Closed);
-        }
-        Ok(())
-    })
+    runtime::with(|h| h.close::<Pool>(id))
 }
 
 /// Accepts connections on `listener` until a handler returns [`SERVE_STOP`] (then `Ok`) or
@@ -179,8 +197,8 @@ pub fn serve(
             SERVE_STOP => {
                 stop_flag.set(true);
                 // Wake the loop wherever it waits (accept, or a full pool).
-                let _ = hub::with(|h| {
-                    h.interrupt(server, Wake::Interrupted);
+                let _ = runtime::with(|h| {
+                    h.sched.interrupt(server, Wake::Interrupted);
                     Ok(())
                 });
                 0

@@ -1,6 +1,6 @@
 //! The thread pool (Eventlet's `tpool.execute`): a blocking function runs on a native worker
 //! thread while only the calling green thread waits; the hub keeps serving the others. A worker
-//! reports back through the calling hub's mio `Waker`. Workers start lazily, up to the pool
+//! reports back through the calling hub's inbox (`runtime::inbox`). Workers start lazily, up to the pool
 //! size; the pool is process-wide (hubs of every OS thread share it).
 //!
 //! Kill or a deadline during a call: the caller's wait ends with ECANCELED/ETIMEDOUT, the call
@@ -11,39 +11,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use mio::{Registry, Token, Waker};
-
 use crate::error::{Errno, Result};
-use crate::hub::{self, WaitKind, Waiter, Wake};
+use crate::runtime::{self, Wait, Wake};
 
 /// Default number of workers (Eventlet's default too).
 const DEFAULT_SIZE: usize = 20;
-
-/// A hub's inbox of finished calls, and the waker that makes its poll return.
-pub(crate) struct Completions {
-    waker: Waker,
-    done: Mutex<Vec<Waiter>>,
-}
-
-impl Completions {
-    pub(crate) fn new(registry: &Registry, token: Token) -> Result<Completions> {
-        Ok(Completions {
-            waker: Waker::new(registry, token)?,
-            done: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// Waiters whose call finished since the last call.
-    pub(crate) fn take(&self) -> Vec<Waiter> {
-        std::mem::take(&mut *lock(&self.done))
-    }
-
-    fn complete(&self, waiter: Waiter) {
-        lock(&self.done).push(waiter);
-        // If the wake fails the hub is gone; nobody is left to tell.
-        let _ = self.waker.wake();
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -149,27 +121,27 @@ where
     F: FnOnce() -> R + Send + 'static,
 {
     let slot: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
-    let (completions, waiter) = hub::with(|h| {
-        let waiter = h.begin_wait(WaitKind::External, None)?;
-        Ok((h.completions.clone(), waiter))
+    let (inbox, waiter) = runtime::with(|h| {
+        let waiter = h.sched.begin_wait(Wait::external("tpool", 0), None)?;
+        Ok((h.driver.inbox().clone(), waiter))
     })?;
     let result = slot.clone();
     let job = Box::new(move || {
         if let Ok(value) = panic::catch_unwind(AssertUnwindSafe(f)) {
             *lock(&result) = Some(value);
         }
-        completions.complete(waiter);
+        inbox.post(waiter);
     });
     if let Err(err) = submit(job) {
         // End the wait begun above: wake ourselves, then consume that wake.
-        hub::with(|h| {
-            h.wake(waiter, Wake::Ready);
+        runtime::with(|h| {
+            h.sched.wake(waiter, Wake::Ready);
             Ok(())
         })?;
-        let _ = hub::wait(waiter);
+        let _ = runtime::wait(waiter);
         return Err(err);
     }
-    hub::wait(waiter)?;
+    runtime::wait(waiter)?;
     let value = lock(&slot).take();
     value.ok_or(Errno(libc::EIO))
 }

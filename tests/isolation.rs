@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use greenhub::log::{Report, ReportKind};
 use greenhub::net;
 use greenhub::thread::{self, SpawnOptions};
 
@@ -27,10 +28,10 @@ fn overflow_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    let reports = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reports = Arc::new(Mutex::new(Vec::<Report>::new()));
     let sink = reports.clone();
-    greenhub::log::set_log(Some(Box::new(move |line| {
-        sink.lock().unwrap().push(line.to_string())
+    greenhub::log::set_log(Some(Box::new(move |report| {
+        sink.lock().unwrap().push(report.clone())
     })));
 
     let listener = net::listen(Some("127.0.0.1"), 0, 4).unwrap();
@@ -65,9 +66,11 @@ fn overflow_child() {
     assert_eq!(net::recv(client, &mut buf), Ok(0));
     let reports = reports.lock().unwrap().clone();
     assert!(
-        reports
-            .iter()
-            .any(|r| r.contains("deep") && r.contains("overflowed its stack")),
+        reports.iter().any(|r| r.kind == ReportKind::StackOverflow
+            && r.thread == victim
+            && r.status == greenhub::STATUS_STACK_OVERFLOW
+            && r.text.contains("deep")
+            && r.text.contains("overflowed its stack")),
         "{reports:?}"
     );
     // The hub still works: more threads, more sockets.

@@ -3,15 +3,15 @@
 use std::os::fd::RawFd;
 
 use super::buffer::find;
-use super::socket::{self, retry_io, Direction};
+use super::socket::{self, retry_io};
 use crate::error::{Errno, Result};
-use crate::hub;
+use crate::runtime::{self, Direction};
 use crate::sys;
 
 /// Receives up to `buf.len()` bytes (buffered bytes first); `Ok(0)` means end of stream.
 pub fn recv(id: u64, buf: &mut [u8]) -> Result<usize> {
     if buf.is_empty() {
-        return hub::with(|h| socket::get(h, id).map(|_| 0));
+        return runtime::with(|h| socket::get(h, id).map(|_| 0));
     }
     retry_io(id, Direction::Read, |s| {
         if !s.rbuf.is_empty() {
@@ -24,7 +24,7 @@ pub fn recv(id: u64, buf: &mut [u8]) -> Result<usize> {
 /// Sends some of `buf` (at least one byte unless it is empty); never raises SIGPIPE.
 pub fn send(id: u64, buf: &[u8]) -> Result<usize> {
     if buf.is_empty() {
-        return hub::with(|h| socket::get(h, id).map(|_| 0));
+        return runtime::with(|h| socket::get(h, id).map(|_| 0));
     }
     retry_io(id, Direction::Write, |s| sys::send(s.raw(), buf))
 }
@@ -36,7 +36,7 @@ pub fn sendall(id: u64, buf: &[u8]) -> Result<()> {
         sent += send(id, &buf[sent..])?;
     }
     if buf.is_empty() {
-        hub::with(|h| socket::get(h, id).map(|_| ()))?;
+        runtime::with(|h| socket::get(h, id).map(|_| ()))?;
     }
     Ok(())
 }
@@ -76,7 +76,7 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
     });
     if result.is_err() && filled > 0 {
         // Timed out, killed or reset mid-line: keep what arrived for the next read.
-        let _ = hub::with(|h| {
+        let _ = runtime::with(|h| {
             if let Ok(s) = socket::get(h, id) {
                 s.rbuf.stash(&out[..filled]);
             }

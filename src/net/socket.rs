@@ -9,77 +9,61 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Interest, Token};
-
 use super::buffer::ReadBuffer;
 use crate::error::{Errno, Result};
-use crate::hub::{self, Hub, WaitKind, Waiter, Wake, ROOT};
+use crate::runtime::io::{await_io, begin_io_wait};
+use crate::runtime::{self, Direction, Hub, Object, Wait, Wake};
 use crate::sys;
 
 pub(crate) struct Socket {
     pub(crate) fd: OwnedFd,
-    owner: u64,
-    reader: Option<Waiter>,
-    writer: Option<Waiter>,
+    /// Its I/O slot in the driver (the fd's reader and writer waiters).
+    io: u64,
     /// `None`: wait forever; zero: never wait (EAGAIN); otherwise ETIMEDOUT after it.
     timeout: Option<Duration>,
     pub(crate) rbuf: ReadBuffer,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
 }
 
 impl Socket {
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
 
-    fn slot(&mut self, dir: Direction) -> &mut Option<Waiter> {
-        match dir {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
-        }
+impl Object for Socket {
+    fn kind(&self) -> &'static str {
+        "socket"
+    }
+
+    /// Wakes its waiters with EBADF, deregisters, closes the fd.
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        // Deregister before close: epoll would otherwise keep the registration of a dup'd fd.
+        let waiters = hub.driver.deregister(self.io, self.raw());
+        hub.wake_all(waiters.into_iter().flatten(), Wake::Closed);
     }
 }
 
 pub(crate) fn get(h: &mut Hub, id: u64) -> Result<&mut Socket> {
-    h.sockets.get_mut(id).ok_or(Errno(libc::EBADF))
+    h.objects.get_mut::<Socket>(id).ok_or(Errno(libc::EBADF))
 }
 
 /// Puts a new non-blocking fd under the hub, owned by the running thread. On failure the fd
 /// comes back with the error (so a caller that was lent it can return it).
 pub(crate) fn try_adopt(h: &mut Hub, fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
-    let raw = fd.as_raw_fd();
-    let owner = h.current;
+    let io = match h.driver.register(fd.as_raw_fd()) {
+        Ok(io) => io,
+        Err(e) => return Err((e, fd)),
+    };
     let socket = Socket {
         fd,
-        owner,
-        reader: None,
-        writer: None,
+        io,
         timeout: None,
         rbuf: ReadBuffer::default(),
     };
-    let id = match h.sockets.try_insert(socket) {
-        Ok(id) => id,
-        Err(socket) => return Err((Errno(libc::EMFILE), socket.fd)),
-    };
-    let interest = Interest::READABLE | Interest::WRITABLE;
-    if let Err(err) = h
-        .poll
-        .registry()
-        .register(&mut SourceFd(&raw), Token(id as usize), interest)
-    {
-        let sock = h.sockets.remove(id).expect("inserted above");
-        return Err((err.into(), sock.fd));
-    }
-    if owner != ROOT {
-        h.current_task().owned.push(id);
-    }
-    Ok(id)
+    h.adopt(socket).map_err(|socket| {
+        h.driver.deregister(socket.io, socket.raw());
+        (Errno(libc::EMFILE), socket.fd)
+    })
 }
 
 /// Puts a new non-blocking fd under the hub, owned by the running thread (closed on failure).
@@ -87,76 +71,29 @@ pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd) -> Result<u64> {
     try_adopt(h, fd).map_err(|(e, _fd)| e)
 }
 
-/// Closes `id` inside the hub: wakes its waiters with EBADF, deregisters, closes the fd.
-pub(crate) fn close_in(h: &mut Hub, id: u64) -> bool {
-    let Some(sock) = h.sockets.remove(id) else {
-        return false;
-    };
-    for waiter in [sock.reader, sock.writer].into_iter().flatten() {
-        h.wake(waiter, Wake::Closed);
-    }
-    if sock.owner != ROOT {
-        if let Some(task) = h.task_mut(sock.owner) {
-            if let Some(pos) = task.owned.iter().position(|&s| s == id) {
-                task.owned.swap_remove(pos);
-            }
-        }
-    }
-    // Deregister before close: epoll would otherwise keep the registration of a dup'd fd alive.
-    let _ = h.poll.registry().deregister(&mut SourceFd(&sock.raw()));
-    drop(sock);
-    true
-}
-
-/// Readiness reported by the poller for socket `id`.
-pub(crate) fn on_ready(h: &mut Hub, id: u64, read: bool, write: bool) {
-    let Some(sock) = h.sockets.get_mut(id) else {
-        return; // closed since the event was queued
-    };
-    let reader = if read { sock.reader.take() } else { None };
-    let writer = if write { sock.writer.take() } else { None };
-    for waiter in [reader, writer].into_iter().flatten() {
-        h.wake(waiter, Wake::Ready);
-    }
-}
-
 /// Registers the running thread as `id`'s waiter in `dir` (the caller saw EAGAIN).
-fn register_waiter(h: &mut Hub, id: u64, dir: Direction) -> Result<Waiter> {
+fn register_waiter(h: &mut Hub, id: u64, dir: Direction) -> Result<runtime::Waiter> {
     let sock = get(h, id)?;
-    if sock.slot(dir).is_some() {
-        return Err(Errno(libc::EBUSY)); // another thread already waits in this direction
-    }
     let deadline = match sock.timeout {
         Some(t) if t.is_zero() => return Err(Errno(libc::EAGAIN)),
         Some(t) => Some(Instant::now() + t),
         None => None,
     };
-    let waiter = h.begin_wait(WaitKind::External, deadline)?;
-    *get(h, id)?.slot(dir) = Some(waiter);
-    Ok(waiter)
-}
-
-/// Waits for `waiter`; on failure takes it out of the socket's slot again.
-fn await_ready(id: u64, dir: Direction, waiter: Waiter) -> Result<()> {
-    let result = hub::wait(waiter);
-    if result.is_err() {
-        hub::with(|h| {
-            if let Some(sock) = h.sockets.get_mut(id) {
-                let slot = sock.slot(dir);
-                if *slot == Some(waiter) {
-                    *slot = None;
-                }
-            }
-            Ok(())
-        })?;
-    }
-    result
+    let what = match dir {
+        Direction::Read => Wait::external("read", id),
+        Direction::Write => Wait::external("write", id),
+    };
+    let io = sock.io;
+    begin_io_wait(h, io, dir, what, deadline)
 }
 
 /// Waits until `id` may be ready in `dir`; the caller then retries its I/O.
 pub(crate) fn wait_ready(id: u64, dir: Direction) -> Result<()> {
-    let waiter = hub::with(|h| register_waiter(h, id, dir))?;
-    await_ready(id, dir, waiter)
+    let (io, waiter) = runtime::with(|h| {
+        let waiter = register_waiter(h, id, dir)?;
+        Ok((get(h, id)?.io, waiter))
+    })?;
+    await_io(io, dir, waiter)
 }
 
 /// Runs `op` on the socket until it stops saying EAGAIN, waiting for readiness in between.
@@ -167,25 +104,37 @@ pub(crate) fn retry_io<T>(
     mut op: impl FnMut(&mut Socket) -> Result<T>,
 ) -> Result<T> {
     loop {
-        let attempt = hub::with(|h| match op(get(h, id)?) {
-            Err(Errno(libc::EAGAIN)) => register_waiter(h, id, dir).map(Err),
-            other => other.map(Ok),
+        let attempt = runtime::with(|h| {
+            let sock = get(h, id)?;
+            match op(sock) {
+                Err(Errno(libc::EAGAIN)) => {
+                    let io = sock.io;
+                    register_waiter(h, id, dir).map(|w| Err((io, w)))
+                }
+                other => other.map(Ok),
+            }
         })?;
         match attempt {
             Ok(value) => return Ok(value),
-            Err(waiter) => await_ready(id, dir, waiter)?,
+            Err((io, waiter)) => await_io(io, dir, waiter)?,
         }
     }
 }
 
 /// Puts an existing stream socket `fd` under the hub (made non-blocking), owned by the calling
-/// thread. On failure the fd comes back with the error, still open.
+/// thread. EINVAL if it is not a stream socket (ENOTSOCK if not a socket). On failure the fd
+/// comes back with the error, still open.
 pub fn adopt_fd(fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
+    match sys::is_stream_socket(fd.as_raw_fd()) {
+        Ok(true) => {}
+        Ok(false) => return Err((Errno(libc::EINVAL), fd)),
+        Err(e) => return Err((e, fd)),
+    }
     if let Err(e) = sys::set_nonblocking(fd.as_raw_fd()) {
         return Err((e, fd));
     }
     let mut lent = Some(fd);
-    match hub::with(|h| Ok(try_adopt(h, lent.take().expect("taken once")))) {
+    match runtime::with(|h| Ok(try_adopt(h, lent.take().expect("taken once")))) {
         Ok(result) => result,
         // The hub could not be created: the closure never ran and the fd is still here.
         Err(e) => Err((e, lent.take().expect("closure did not run"))),
@@ -205,76 +154,55 @@ pub fn wait(id: u64, writable: bool) -> Result<()> {
 
 /// Closes a socket; threads waiting on it get EBADF.
 pub fn close(id: u64) -> Result<()> {
-    hub::with(|h| {
-        if close_in(h, id) {
-            Ok(())
-        } else {
-            Err(Errno(libc::EBADF))
-        }
-    })
+    runtime::with(|h| h.close::<Socket>(id))
 }
 
 /// Hands ownership of `id` to green thread `to` (the root with 0): it is closed when `to` ends.
 /// EBADF if `to` has already ended.
 pub fn give(id: u64, to: u64) -> Result<()> {
-    hub::with(|h| give_in(h, id, to))
-}
-
-pub(crate) fn give_in(h: &mut Hub, id: u64, to: u64) -> Result<()> {
-    if !h.is_alive(to) {
-        return Err(Errno(libc::EBADF)); // an ended thread would never close it
-    }
-    let from = get(h, id)?.owner;
-    if from == to {
-        return Ok(());
-    }
-    if let Some(task) = h.task_mut(from).filter(|_| from != ROOT) {
-        task.owned.retain(|&s| s != id);
-    }
-    if to != ROOT {
-        h.task_mut(to).expect("checked above").owned.push(id);
-    }
-    get(h, id)?.owner = to;
-    Ok(())
+    runtime::with(|h| {
+        get(h, id)?;
+        h.give(id, to)
+    })
 }
 
 pub fn shutdown(id: u64, how: i32) -> Result<()> {
     if ![libc::SHUT_RD, libc::SHUT_WR, libc::SHUT_RDWR].contains(&how) {
         return Err(Errno(libc::EINVAL));
     }
-    hub::with(|h| sys::shutdown(get(h, id)?.raw(), how))
+    runtime::with(|h| sys::shutdown(get(h, id)?.raw(), how))
 }
 
 pub fn fileno(id: u64) -> Result<RawFd> {
-    hub::with(|h| Ok(get(h, id)?.raw()))
+    runtime::with(|h| Ok(get(h, id)?.raw()))
 }
 
 pub fn local_addr(id: u64) -> Result<SocketAddr> {
-    hub::with(|h| sys::local_addr(get(h, id)?.raw()))
+    runtime::with(|h| sys::local_addr(get(h, id)?.raw()))
 }
 
 pub fn peer_addr(id: u64) -> Result<SocketAddr> {
-    hub::with(|h| sys::peer_addr(get(h, id)?.raw()))
+    runtime::with(|h| sys::peer_addr(get(h, id)?.raw()))
 }
 
 pub fn set_option(id: u64, level: i32, name: i32, value: &[u8]) -> Result<()> {
-    hub::with(|h| sys::set_option(get(h, id)?.raw(), level, name, value))
+    runtime::with(|h| sys::set_option(get(h, id)?.raw(), level, name, value))
 }
 
 /// Reads an option into `out`; returns the option's length.
 pub fn get_option(id: u64, level: i32, name: i32, out: &mut [u8]) -> Result<usize> {
-    hub::with(|h| sys::get_option(get(h, id)?.raw(), level, name, out))
+    runtime::with(|h| sys::get_option(get(h, id)?.raw(), level, name, out))
 }
 
 /// `None`: calls wait as long as needed; zero: they fail with EAGAIN instead of waiting;
 /// otherwise a wait longer than `timeout` fails with ETIMEDOUT.
 pub fn set_timeout(id: u64, timeout: Option<Duration>) -> Result<()> {
-    hub::with(|h| {
+    runtime::with(|h| {
         get(h, id)?.timeout = timeout;
         Ok(())
     })
 }
 
 pub fn timeout(id: u64) -> Result<Option<Duration>> {
-    hub::with(|h| Ok(get(h, id)?.timeout))
+    runtime::with(|h| Ok(get(h, id)?.timeout))
 }

@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::addr::resolve;
-use super::socket::{self, wait_ready, Direction};
+use super::socket::{self, wait_ready};
 use crate::error::{Errno, Result};
-use crate::hub;
+use crate::runtime::{self, Direction};
 use crate::sys;
 
 /// Longest pause when accept runs out of file descriptors.
@@ -20,7 +20,7 @@ pub fn listen(host: Option<&str>, port: u16, backlog: i32) -> Result<u64> {
     sys::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     sys::bind(raw, &addr)?;
     sys::listen(raw, backlog.max(1))?;
-    hub::with(|h| socket::adopt(h, fd))
+    runtime::with(|h| socket::adopt(h, fd))
 }
 
 /// Accepts a connection; the new socket belongs to the calling thread. Survives running out of
@@ -37,7 +37,7 @@ pub fn accept(listener: u64) -> Result<(u64, SocketAddr)> {
             }
         });
         match accepted {
-            Ok((fd, peer)) => return Ok((hub::with(|h| socket::adopt(h, fd))?, peer)),
+            Ok((fd, peer)) => return Ok((runtime::with(|h| socket::adopt(h, fd))?, peer)),
             Err(Errno(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) => {
                 crate::thread::sleep(backoff)?;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
@@ -69,7 +69,7 @@ fn connect_addr(addr: &SocketAddr) -> Result<u64> {
             return Err(e);
         }
     }
-    let id = hub::with(|h| socket::adopt(h, fd))?;
+    let id = runtime::with(|h| socket::adopt(h, fd))?;
     let outcome = match started {
         Ok(()) => Ok(()),
         Err(_) => finish_connect(id, raw),

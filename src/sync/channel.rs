@@ -7,9 +7,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{begin, finish, live_count, Step};
+use super::{begin, finish, get, live_count, pop_live, Step};
 use crate::error::{Errno, Result};
-use crate::hub::{self, Hub, Waiter, Wake};
+use crate::runtime::{self, Hub, Object, Waiter, Wake};
 
 /// How many items a channel buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,16 +38,24 @@ impl Channel {
     }
 }
 
-fn get(h: &mut Hub, id: u64) -> Result<&mut Channel> {
-    h.channels.get_mut(id).ok_or(Errno(libc::EBADF))
+impl Object for Channel {
+    fn kind(&self) -> &'static str {
+        "channel"
+    }
+
+    /// Waiting threads fail with EBADF; buffered items are dropped.
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        let senders = self.senders.into_iter().map(|(w, _)| w);
+        hub.wake_all(self.receivers.into_iter().chain(senders), Wake::Closed);
+    }
 }
 
 pub fn new(capacity: Capacity) -> Result<u64> {
     if capacity == Capacity::Bounded(0) {
         return Err(Errno(libc::EINVAL)); // say Rendezvous
     }
-    hub::with(|h| {
-        h.channels.insert(Channel {
+    runtime::with(|h| {
+        h.objects.insert(Channel {
             capacity,
             items: VecDeque::new(),
             senders: VecDeque::new(),
@@ -59,37 +67,26 @@ pub fn new(capacity: Capacity) -> Result<u64> {
 
 /// The first receiver still waiting, if any (stale entries are dropped).
 fn pop_receiver(h: &mut Hub, id: u64) -> Result<Option<Waiter>> {
-    loop {
-        match get(h, id)?.receivers.pop_front() {
-            Some(w) if h.is_waiting(w) => return Ok(Some(w)),
-            Some(_) => continue,
-            None => return Ok(None),
-        }
-    }
+    let chan = h.objects.get_mut::<Channel>(id).ok_or(Errno(libc::EBADF))?;
+    Ok(pop_live(&h.sched, &mut chan.receivers, |w| *w))
 }
 
 /// The first sender still waiting, with its item.
 fn pop_sender(h: &mut Hub, id: u64) -> Result<Option<(Waiter, i64)>> {
-    loop {
-        match get(h, id)?.senders.pop_front() {
-            Some((w, item)) if h.is_waiting(w) => return Ok(Some((w, item))),
-            Some(_) => continue,
-            None => return Ok(None),
-        }
-    }
+    let chan = h.objects.get_mut::<Channel>(id).ok_or(Errno(libc::EBADF))?;
+    Ok(pop_live(&h.sched, &mut chan.senders, |(w, _)| *w))
 }
 
 /// Sends without waiting: `Ok(true)` if delivered or buffered, `Ok(false)` if it would wait.
 fn offer(h: &mut Hub, id: u64, item: i64) -> Result<bool> {
-    if get(h, id)?.closed {
+    if get::<Channel>(h, id)?.closed {
         return Err(Errno(libc::EPIPE));
     }
     if let Some(receiver) = pop_receiver(h, id)? {
-        h.wake(receiver, Wake::Ready);
-        h.task_mut(receiver.task).expect("woken above").value = item;
+        h.sched.wake_with(receiver, item);
         return Ok(true);
     }
-    let chan = get(h, id)?;
+    let chan = get::<Channel>(h, id)?;
     if chan.has_room() {
         chan.items.push_back(item);
         return Ok(true);
@@ -99,20 +96,20 @@ fn offer(h: &mut Hub, id: u64, item: i64) -> Result<bool> {
 
 /// Receives without waiting: `Ok(None)` if it would wait.
 fn take(h: &mut Hub, id: u64) -> Result<Option<i64>> {
-    if let Some(item) = get(h, id)?.items.pop_front() {
+    if let Some(item) = get::<Channel>(h, id)?.items.pop_front() {
         // Room appeared: the first waiting sender's item moves in, and that send completes.
         if let Some((sender, next)) = pop_sender(h, id)? {
-            h.wake(sender, Wake::Ready);
-            get(h, id)?.items.push_back(next);
+            h.sched.wake(sender, Wake::Ready);
+            get::<Channel>(h, id)?.items.push_back(next);
         }
         return Ok(Some(item));
     }
     // Nothing buffered (always so for rendezvous): take straight from a waiting sender.
     if let Some((sender, item)) = pop_sender(h, id)? {
-        h.wake(sender, Wake::Ready);
+        h.sched.wake(sender, Wake::Ready);
         return Ok(Some(item));
     }
-    if get(h, id)?.closed {
+    if get::<Channel>(h, id)?.closed {
         return Err(Errno(libc::EPIPE));
     }
     Ok(None)
@@ -121,18 +118,18 @@ fn take(h: &mut Hub, id: u64) -> Result<Option<i64>> {
 /// Sends `item`, waiting up to `timeout` for room (or, for rendezvous, for a receiver).
 /// EPIPE if the channel is or gets closed; then the item was not delivered.
 pub fn send(id: u64, item: i64, timeout: Option<Duration>) -> Result<()> {
-    let step = hub::with(|h| {
+    let step = runtime::with(|h| {
         if offer(h, id, item)? {
             return Ok(Step::Done(()));
         }
-        let waiter = begin(h, timeout)?;
-        get(h, id)?.senders.push_back((waiter, item));
+        let waiter = begin(h, "channel send", id, timeout)?;
+        get::<Channel>(h, id)?.senders.push_back((waiter, item));
         Ok(Step::Wait(waiter))
     })?;
     match step {
         Step::Done(()) => Ok(()),
         Step::Wait(waiter) => finish(waiter, |h, w| {
-            if let Ok(chan) = get(h, id) {
+            if let Ok(chan) = get::<Channel>(h, id) {
                 chan.senders.retain(|(x, _)| *x != w); // not delivered: take the item back
             }
         }),
@@ -141,7 +138,7 @@ pub fn send(id: u64, item: i64, timeout: Option<Duration>) -> Result<()> {
 
 /// Sends `item` if that needs no wait; EAGAIN otherwise.
 pub fn try_send(id: u64, item: i64) -> Result<()> {
-    hub::with(|h| match offer(h, id, item)? {
+    runtime::with(|h| match offer(h, id, item)? {
         true => Ok(()),
         false => Err(Errno(libc::EAGAIN)),
     })
@@ -149,68 +146,57 @@ pub fn try_send(id: u64, item: i64) -> Result<()> {
 
 /// Receives an item, waiting up to `timeout`. EPIPE once the channel is closed and drained.
 pub fn recv(id: u64, timeout: Option<Duration>) -> Result<i64> {
-    let step = hub::with(|h| {
+    let step = runtime::with(|h| {
         if let Some(item) = take(h, id)? {
             return Ok(Step::Done(item));
         }
-        let waiter = begin(h, timeout)?;
-        get(h, id)?.receivers.push_back(waiter);
+        let waiter = begin(h, "channel recv", id, timeout)?;
+        get::<Channel>(h, id)?.receivers.push_back(waiter);
         Ok(Step::Wait(waiter))
     })?;
     match step {
         Step::Done(item) => Ok(item),
         Step::Wait(waiter) => {
             finish(waiter, |h, w| {
-                if let Ok(chan) = get(h, id) {
+                if let Ok(chan) = get::<Channel>(h, id) {
                     chan.receivers.retain(|x| *x != w);
                 }
             })?;
-            hub::with(|h| Ok(h.current_task().value))
+            runtime::with(|h| Ok(h.sched.current_task().value))
         }
     }
 }
 
 /// Receives an item if one is ready; EAGAIN otherwise (EPIPE if closed and drained).
 pub fn try_recv(id: u64) -> Result<i64> {
-    hub::with(|h| take(h, id)?.ok_or(Errno(libc::EAGAIN)))
+    runtime::with(|h| take(h, id)?.ok_or(Errno(libc::EAGAIN)))
 }
 
 /// Closes the channel: waiting receivers (the buffer is empty, or they would not wait) and
 /// waiting senders wake with EPIPE; buffered items can still be received.
 pub fn close(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let chan = get(h, id)?;
+    runtime::with(|h| {
+        let chan = get::<Channel>(h, id)?;
         chan.closed = true;
         let receivers = std::mem::take(&mut chan.receivers);
         let senders = std::mem::take(&mut chan.senders);
-        for waiter in receivers
-            .into_iter()
-            .chain(senders.into_iter().map(|(w, _)| w))
-        {
-            h.wake(waiter, Wake::Shut);
-        }
+        let senders = senders.into_iter().map(|(w, _)| w);
+        h.wake_all(receivers.into_iter().chain(senders), Wake::Shut);
         Ok(())
     })
 }
 
 /// Buffered items, waiting senders, waiting receivers.
 pub fn stat(id: u64) -> Result<(i64, i64, i64)> {
-    hub::with(|h| {
-        let chan = h.channels.get(id).ok_or(Errno(libc::EBADF))?;
-        let senders = live_count(h, chan.senders.iter().map(|(w, _)| w));
-        let receivers = live_count(h, chan.receivers.iter());
+    runtime::with(|h| {
+        let chan = h.objects.get::<Channel>(id).ok_or(Errno(libc::EBADF))?;
+        let senders = live_count(&h.sched, chan.senders.iter().map(|(w, _)| w));
+        let receivers = live_count(&h.sched, chan.receivers.iter());
         Ok((chan.items.len() as i64, senders, receivers))
     })
 }
 
 /// Destroys the channel; waiting threads fail with EBADF; buffered items are dropped.
 pub fn free(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let chan = h.channels.remove(id).ok_or(Errno(libc::EBADF))?;
-        let senders = chan.senders.into_iter().map(|(w, _)| w);
-        for waiter in chan.receivers.into_iter().chain(senders) {
-            h.wake(waiter, Wake::Closed);
-        }
-        Ok(())
-    })
+    runtime::with(|h| h.close::<Channel>(id))
 }

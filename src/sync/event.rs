@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{begin, finish, Step};
+use super::{begin, finish, get, Step};
 use crate::error::{Errno, Result};
-use crate::hub::{self, Hub, Waiter, Wake};
+use crate::runtime::{self, Hub, Object, Waiter, Wake};
 
 pub(crate) struct Event {
     set: bool,
@@ -14,13 +14,19 @@ pub(crate) struct Event {
     waiters: VecDeque<Waiter>,
 }
 
-fn get(h: &mut Hub, id: u64) -> Result<&mut Event> {
-    h.event_objects.get_mut(id).ok_or(Errno(libc::EBADF))
+impl Object for Event {
+    fn kind(&self) -> &'static str {
+        "event"
+    }
+
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        hub.wake_all(self.waiters, Wake::Closed);
+    }
 }
 
 pub fn new() -> Result<u64> {
-    hub::with(|h| {
-        h.event_objects.insert(Event {
+    runtime::with(|h| {
+        h.objects.insert(Event {
             set: false,
             value: 0,
             waiters: VecDeque::new(),
@@ -30,14 +36,12 @@ pub fn new() -> Result<u64> {
 
 /// Sets the event with `value` and wakes every waiter.
 pub fn set(id: u64, value: i64) -> Result<()> {
-    hub::with(|h| {
-        let event = get(h, id)?;
+    runtime::with(|h| {
+        let event = h.objects.get_mut::<Event>(id).ok_or(Errno(libc::EBADF))?;
         event.set = true;
         event.value = value;
-        for waiter in std::mem::take(&mut event.waiters) {
-            if h.wake(waiter, Wake::Ready) {
-                h.task_mut(waiter.task).expect("woken above").value = value;
-            }
+        for waiter in event.waiters.drain(..) {
+            h.sched.wake_with(waiter, value);
         }
         Ok(())
     })
@@ -45,46 +49,40 @@ pub fn set(id: u64, value: i64) -> Result<()> {
 
 /// Waits until the event is set (at once if it is) and returns its value.
 pub fn wait(id: u64, timeout: Option<Duration>) -> Result<i64> {
-    let step = hub::with(|h| {
-        let event = get(h, id)?;
+    let step = runtime::with(|h| {
+        let event = get::<Event>(h, id)?;
         if event.set {
             return Ok(Step::Done(event.value));
         }
-        let waiter = begin(h, timeout)?;
-        get(h, id)?.waiters.push_back(waiter);
+        let waiter = begin(h, "event", id, timeout)?;
+        get::<Event>(h, id)?.waiters.push_back(waiter);
         Ok(Step::Wait(waiter))
     })?;
     match step {
         Step::Done(value) => Ok(value),
         Step::Wait(waiter) => {
             finish(waiter, |h, w| {
-                if let Ok(event) = get(h, id) {
+                if let Ok(event) = get::<Event>(h, id) {
                     event.waiters.retain(|x| *x != w);
                 }
             })?;
-            hub::with(|h| Ok(h.current_task().value))
+            runtime::with(|h| Ok(h.sched.current_task().value))
         }
     }
 }
 
 pub fn is_set(id: u64) -> Result<bool> {
-    hub::with(|h| Ok(get(h, id)?.set))
+    runtime::with(|h| Ok(get::<Event>(h, id)?.set))
 }
 
 pub fn clear(id: u64) -> Result<()> {
-    hub::with(|h| {
-        get(h, id)?.set = false;
+    runtime::with(|h| {
+        get::<Event>(h, id)?.set = false;
         Ok(())
     })
 }
 
 /// Destroys the event; threads waiting on it fail with EBADF.
 pub fn free(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let event = h.event_objects.remove(id).ok_or(Errno(libc::EBADF))?;
-        for waiter in event.waiters {
-            h.wake(waiter, Wake::Closed);
-        }
-        Ok(())
-    })
+    runtime::with(|h| h.close::<Event>(id))
 }

@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{begin, finish, live_count, Step};
+use super::{begin, finish, get, live_count, pop_live, Step};
 use crate::error::{Errno, Result};
-use crate::hub::{self, Hub, Waiter, Wake};
+use crate::runtime::{self, Hub, Object, Waiter, Wake};
 
 pub(crate) struct Semaphore {
     count: i64,
@@ -15,16 +15,22 @@ pub(crate) struct Semaphore {
     waiters: VecDeque<Waiter>,
 }
 
-fn get(h: &mut Hub, id: u64) -> Result<&mut Semaphore> {
-    h.semaphores.get_mut(id).ok_or(Errno(libc::EBADF))
+impl Object for Semaphore {
+    fn kind(&self) -> &'static str {
+        "semaphore"
+    }
+
+    fn close(self: Box<Self>, hub: &mut Hub) {
+        hub.wake_all(self.waiters, Wake::Closed);
+    }
 }
 
 fn create(initial: i64, bound: Option<i64>) -> Result<u64> {
     if initial < 0 {
         return Err(Errno(libc::EINVAL));
     }
-    hub::with(|h| {
-        h.semaphores.insert(Semaphore {
+    runtime::with(|h| {
+        h.objects.insert(Semaphore {
             count: initial,
             bound,
             waiters: VecDeque::new(),
@@ -44,21 +50,21 @@ pub fn new_bounded(initial: i64) -> Result<u64> {
 
 /// Takes a permit, waiting (FIFO) up to `timeout` (`None`: as long as needed).
 pub fn acquire(id: u64, timeout: Option<Duration>) -> Result<()> {
-    let step = hub::with(|h| {
-        let sem = get(h, id)?;
+    let step = runtime::with(|h| {
+        let sem = get::<Semaphore>(h, id)?;
         if sem.count > 0 {
             sem.count -= 1;
             return Ok(Step::Done(()));
         }
-        let waiter = begin(h, timeout)?;
-        get(h, id)?.waiters.push_back(waiter);
+        let waiter = begin(h, "semaphore", id, timeout)?;
+        get::<Semaphore>(h, id)?.waiters.push_back(waiter);
         Ok(Step::Wait(waiter))
     })?;
     match step {
         Step::Done(()) => Ok(()),
         // Woken with Ready means the releaser handed its permit over.
         Step::Wait(waiter) => finish(waiter, |h, w| {
-            if let Ok(sem) = get(h, id) {
+            if let Ok(sem) = get::<Semaphore>(h, id) {
                 sem.waiters.retain(|x| *x != w);
             }
         }),
@@ -67,8 +73,8 @@ pub fn acquire(id: u64, timeout: Option<Duration>) -> Result<()> {
 
 /// Takes a permit if one is free; EAGAIN otherwise.
 pub fn try_acquire(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let sem = get(h, id)?;
+    runtime::with(|h| {
+        let sem = get::<Semaphore>(h, id)?;
         if sem.count == 0 {
             return Err(Errno(libc::EAGAIN));
         }
@@ -79,39 +85,33 @@ pub fn try_acquire(id: u64) -> Result<()> {
 
 /// Returns a permit: to the first waiter if there is one, else to the count.
 pub fn release(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let sem = get(h, id)?;
+    runtime::with(|h| {
+        let sem = h
+            .objects
+            .get_mut::<Semaphore>(id)
+            .ok_or(Errno(libc::EBADF))?;
         if sem.bound.is_some_and(|b| sem.count >= b) {
             return Err(Errno(libc::EOVERFLOW));
         }
-        loop {
-            match get(h, id)?.waiters.pop_front() {
-                // The permit goes to this waiter: the count stays as it is.
-                Some(waiter) if h.wake(waiter, Wake::Ready) => return Ok(()),
-                Some(_) => continue, // timed out or killed meanwhile
-                None => break,
-            }
+        // The permit goes to this waiter: the count stays as it is.
+        if let Some(waiter) = pop_live(&h.sched, &mut sem.waiters, |w| *w) {
+            h.sched.wake(waiter, Wake::Ready);
+            return Ok(());
         }
-        get(h, id)?.count += 1;
+        sem.count += 1;
         Ok(())
     })
 }
 
 /// Free permits and waiting threads.
 pub fn stat(id: u64) -> Result<(i64, i64)> {
-    hub::with(|h| {
-        let sem = h.semaphores.get(id).ok_or(Errno(libc::EBADF))?;
-        Ok((sem.count, live_count(h, sem.waiters.iter())))
+    runtime::with(|h| {
+        let sem = h.objects.get::<Semaphore>(id).ok_or(Errno(libc::EBADF))?;
+        Ok((sem.count, live_count(&h.sched, sem.waiters.iter())))
     })
 }
 
 /// Destroys the semaphore; threads waiting on it fail with EBADF.
 pub fn free(id: u64) -> Result<()> {
-    hub::with(|h| {
-        let sem = h.semaphores.remove(id).ok_or(Errno(libc::EBADF))?;
-        for waiter in sem.waiters {
-            h.wake(waiter, Wake::Closed);
-        }
-        Ok(())
-    })
+    runtime::with(|h| h.close::<Semaphore>(id))
 }

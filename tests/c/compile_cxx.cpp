@@ -23,9 +23,9 @@ int worker(void *arg) {
   return gh_sleep(1);
 }
 
-void on_log(void *ctx, const char *line) {
+void on_log(void *ctx, const gh_report *report) {
   (void)ctx;
-  std::fprintf(stderr, "log: %s\n", line);
+  std::fprintf(stderr, "log: %s\n", report->text);
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ struct logcap {
   char first[256];
   char second[256];
 };
-static void log_capture(void *ctx, const char *line) {
+static void log_capture(void *ctx, const gh_report *report) {
+  const char *line = report->text;
   struct logcap *c = ctx;
   if (c->calls == 0) snprintf(c->first, sizeof c->first, "%s", line ? line : "(null)");
   if (c->calls == 1) snprintf(c->second, sizeof c->second, "%s", line ? line : "(null)");
@@ -152,7 +153,7 @@ static int event_wait_body(void *arg) {
   struct op *o = arg;
   op_begin(o);
   double t0 = now_ms();
-  int rc = gh_event_wait(o->h, o->timeout, &o->val);
+  int rc = gh_event_wait(o->h, &o->val, o->timeout);
   op_end(o, rc, t0);
   return 0;
 }
@@ -266,7 +267,7 @@ static void test_sem_counting(void) {
   for (int i = 0; i < 5; i++) CHECK_EQ(gh_sem_release(s), 0);
   CHECK_EQ(sem_value(s), 5);
   for (int i = 0; i < 5; i++) CHECK_EQ(gh_sem_acquire(s, 0), 0);
-  CHECK_ERR(gh_sem_acquire(s, 0), ETIMEDOUT);
+  CHECK_ERR(gh_sem_acquire(s, 0), EAGAIN); /* a zero timeout never waits */
   CHECK_ERR(gh_sem_try_acquire(s), EAGAIN);
   CHECK_EQ(sem_value(s), 0);
 
@@ -389,7 +390,7 @@ static void test_sem_timeout(void) {
   CHECK_EQ(JOIN(t), 0);
   CHECK_OP(o[0], ETIMEDOUT, "green thread: acquire(empty, timeout 30)");
   CHECKF(o[0].el >= 29 && o[0].el < 300, "acquire(timeout 30) failed after %.1f ms", o[0].el);
-  CHECK_OP(o[1], ETIMEDOUT, "green thread: acquire(empty, timeout 0)");
+  CHECK_OP(o[1], EAGAIN, "green thread: acquire(empty, timeout 0)");
   CHECKF(o[1].el < 20, "acquire(timeout 0) took %.1f ms (want at once)", o[1].el);
   /* A timed out waiter leaves the queue: the next release is a free permit. */
   CHECK_EQ(sem_waiting(s), 0);
@@ -403,7 +404,7 @@ static void test_sem_timeout(void) {
   double el = now_ms() - t0;
   CHECKF(el >= 29 && el < 300, "root acquire(timeout 30) failed after %.1f ms", el);
   t0 = now_ms();
-  CHECK_ERR(gh_sem_acquire(s, 0), ETIMEDOUT);
+  CHECK_ERR(gh_sem_acquire(s, 0), EAGAIN); /* a zero timeout never waits */
   CHECKF(now_ms() - t0 < 20, "root acquire(timeout 0) took %.1f ms", now_ms() - t0);
   CHECK_EQ(sem_waiting(s), 0);
   CHECK_EQ(sem_value(s), 0);
@@ -859,7 +860,7 @@ static void test_event_wait_blocks_until_set(void) {
   gh_deadline_push(ROOT_DEADLINE_MS);
   double t0 = now_ms();
   errno = 0;
-  int rc = gh_event_wait(e2, -1, &val);
+  int rc = gh_event_wait(e2, &val, -1);
   int err = errno;
   double el = now_ms() - t0;
   gh_deadline_pop();
@@ -911,18 +912,18 @@ static void test_event_wait_after_set(void) {
   CHECK_EQ(gh_event_is_set(e), 1);
   void *val = UNTOUCHED;
   double t0 = now_ms();
-  CHECK_EQ(gh_event_wait(e, -1, &val), 0); /* root, no threads: set, so no EDEADLK */
+  CHECK_EQ(gh_event_wait(e, &val, -1), 0); /* root, no threads: set, so no EDEADLK */
   CHECK(val == &marker_a);
   val = UNTOUCHED;
-  CHECK_EQ(gh_event_wait(e, 0, &val), 0); /* timeout 0: only fails if it would wait */
+  CHECK_EQ(gh_event_wait(e, &val, 0), 0); /* timeout 0: only fails if it would wait */
   CHECK(val == &marker_a);
-  CHECK_EQ(gh_event_wait(e, 30, NULL), 0);
+  CHECK_EQ(gh_event_wait(e, NULL, 30), 0);
   CHECKF(now_ms() - t0 < 20, "three waits on a set event took %.1f ms", now_ms() - t0);
   CHECK_EQ(gh_event_is_set(e), 1); /* waiting does not clear it */
   /* Setting again stores the new value. */
   CHECK_EQ(gh_event_set(e, &marker_b), 0);
   val = UNTOUCHED;
-  CHECK_EQ(gh_event_wait(e, 0, &val), 0);
+  CHECK_EQ(gh_event_wait(e, &val, 0), 0);
   CHECKF(val == &marker_b, "after a second set, wait returned %p, want %p", val,
          (void *)&marker_b);
   /* A green thread waiting on a set event also returns at once. */
@@ -946,12 +947,12 @@ static void test_event_clear(void) {
   CHECK_EQ(gh_event_is_set(e), 0);
   void *val = UNTOUCHED;
   double t0 = now_ms();
-  CHECK_ERR(gh_event_wait(e, 30, &val), ETIMEDOUT);
+  CHECK_ERR(gh_event_wait(e, &val, 30), ETIMEDOUT);
   double el = now_ms() - t0;
   CHECKF(el >= 29 && el < 300, "wait(timeout 30) after clear failed after %.1f ms", el);
   CHECKF(val == UNTOUCHED, "a timed out wait wrote the value (%p)", val);
   t0 = now_ms();
-  CHECK_ERR(gh_event_wait(e, 0, &val), ETIMEDOUT);
+  CHECK_ERR(gh_event_wait(e, &val, 0), EAGAIN);
   CHECKF(now_ms() - t0 < 20, "wait(timeout 0) on a cleared event took %.1f ms", now_ms() - t0);
   /* A green thread blocks on the cleared event until it is set again. */
   struct op o;
@@ -994,7 +995,7 @@ static int event_deadline_body(void *arg) {
   o->started = 1;
   double t0 = now_ms();
   errno = 0;
-  o->rc = gh_event_wait(o->h, -1, &o->val);
+  o->rc = gh_event_wait(o->h, &o->val, -1);
   o->err = errno;
   o->el = now_ms() - t0;
   gh_deadline_pop();
@@ -1029,10 +1030,10 @@ static void test_event_timeout_deadline_kill(void) {
 
   /* Root, unset event, no threads, no deadline: nothing can set it. */
   double t0 = now_ms();
-  CHECK_ERR(gh_event_wait(e, -1, NULL), EDEADLK);
+  CHECK_ERR(gh_event_wait(e, NULL, -1), EDEADLK);
   CHECKF(now_ms() - t0 < 1000, "EDEADLK took %.1f ms", now_ms() - t0);
   CHECK_EQ(gh_event_set(e, NULL), 0);
-  CHECK_EQ(gh_event_wait(e, -1, NULL), 0);
+  CHECK_EQ(gh_event_wait(e, NULL, -1), 0);
   CHECK_EQ(gh_event_free(e), 0);
 }
 
@@ -1060,14 +1061,14 @@ static void test_event_free(void) {
   CHECK_ERR(gh_event_is_set(e), EBADF);
   CHECK_ERR(gh_event_set(e, NULL), EBADF);
   CHECK_ERR(gh_event_clear(e), EBADF);
-  CHECK_ERR(gh_event_wait(e, 0, NULL), EBADF);
-  CHECK_ERR(gh_event_wait(e, -1, NULL), EBADF);
+  CHECK_ERR(gh_event_wait(e, NULL, 0), EBADF);
+  CHECK_ERR(gh_event_wait(e, NULL, -1), EBADF);
   CHECK_ERR(gh_event_free(e), EBADF);
   const gh_event bad[] = {0, -1, 1, 0x7fffffff, INT64_MAX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     CHECK_ERR(gh_event_is_set(bad[i]), EBADF);
     CHECK_ERR(gh_event_set(bad[i], NULL), EBADF);
-    CHECK_ERR(gh_event_wait(bad[i], 0, NULL), EBADF);
+    CHECK_ERR(gh_event_wait(bad[i], NULL, 0), EBADF);
     CHECK_ERR(gh_event_free(bad[i]), EBADF);
   }
 }
@@ -1165,7 +1166,7 @@ static void test_chan_send_timeout(void) {
   CHECK_OP(dl, ETIMEDOUT, "send(full, -1) under gh_deadline_push(20)");
   CHECKF(dl.el >= 19 && dl.el < 300, "the 20 ms deadline fired after %.1f ms", dl.el);
   double t0 = now_ms();
-  CHECK_ERR(gh_chan_send(c, ITEM(4), 0), ETIMEDOUT);
+  CHECK_ERR(gh_chan_send(c, ITEM(4), 0), EAGAIN);
   CHECKF(now_ms() - t0 < 20, "send(full, timeout 0) took %.1f ms", now_ms() - t0);
   t0 = now_ms();
   CHECK_ERR(gh_chan_send(c, ITEM(5), 30), ETIMEDOUT); /* root: a timeout is a timer */
@@ -1185,7 +1186,7 @@ static void test_chan_send_timeout(void) {
   CHECK_ERR(gh_chan_recv(c, &it, 30), ETIMEDOUT);
   CHECKF(now_ms() - t0 >= 29 && now_ms() - t0 < 300, "recv(empty, timeout 30) took %.1f ms",
          now_ms() - t0);
-  CHECK_ERR(gh_chan_recv(c, &it, 0), ETIMEDOUT);
+  CHECK_ERR(gh_chan_recv(c, &it, 0), EAGAIN);
   CHECKF(it == UNTOUCHED, "a timed out recv wrote the item");
   CHECK_EQ(gh_chan_free(c), 0);
 }
@@ -1411,7 +1412,7 @@ static void test_chan_rendezvous(void) {
 
   /* No receiver waiting: try_send refuses, send(timeout 0) fails, nothing is kept. */
   CHECK_ERR(gh_chan_try_send(c, &marker_b), EAGAIN);
-  CHECK_ERR(gh_chan_send(c, &marker_b, 0), ETIMEDOUT);
+  CHECK_ERR(gh_chan_send(c, &marker_b, 0), EAGAIN);
   void *it = UNTOUCHED;
   CHECK_ERR(gh_chan_try_recv(c, &it), EAGAIN);
   CHECK(it == UNTOUCHED);
@@ -2092,7 +2093,7 @@ static int unp_body(void *arg) {
     case W_SLEEP: u->wait_rc = gh_sleep(60); break;
     case W_RECV: u->wait_rc = gh_recv(u->h, u->buf, sizeof u->buf); break;
     case W_SEM: u->wait_rc = gh_sem_acquire(u->h, -1); break;
-    case W_EVENT: u->wait_rc = gh_event_wait(u->h, -1, &u->got); break;
+    case W_EVENT: u->wait_rc = gh_event_wait(u->h, &u->got, -1); break;
     case W_CHAN: u->wait_rc = gh_chan_recv(u->h, &u->got, -1); break;
     case W_JOIN: u->wait_rc = gh_join(u->h, NULL); break;
   }
@@ -2213,7 +2214,7 @@ static int pool_worker(void *arg) {
   c->cur++;
   if (c->cur > c->max) c->max = c->cur;
   if (c->cur > c->limit) c->over++;
-  int rc = c->go > 0 ? gh_event_wait(c->go, 5000, NULL) : gh_sleep(c->sleep_ms);
+  int rc = c->go > 0 ? gh_event_wait(c->go, NULL, 5000) : gh_sleep(c->sleep_ms);
   if (rc != 0) c->errs++;
   c->cur--;
   c->finished++;
@@ -2585,7 +2586,7 @@ static int own_sock_body(void *arg) {
 
 static int event_wait_forever_body(void *arg) {
   errno = 0;
-  return gh_event_wait((gh_event)(intptr_t)arg, -1, NULL) == 0 ? 0 : errno;
+  return gh_event_wait((gh_event)(intptr_t)arg, NULL, -1) == 0 ? 0 : errno;
 }
 
 static void test_pool_wait_root_edeadlk(void) {
@@ -2677,7 +2678,7 @@ static void test_pool_spawner_kill_deadline_sock(void) {
 
 static int event_block_body(void *arg) {
   errno = 0;
-  if (gh_event_wait((gh_event)(intptr_t)arg, 5000, NULL) != 0) return errno;
+  if (gh_event_wait((gh_event)(intptr_t)arg, NULL, 5000) != 0) return errno;
   return 0;
 }
 
@@ -3545,7 +3546,7 @@ static int stale_body(void *arg) {
   void *it = NULL;
   switch (x->kind) {
     case ST_SEM: x->rc1 = gh_sem_acquire(x->h, 50); break;
-    case ST_EVENT: x->rc1 = gh_event_wait(x->h, 50, NULL); break;
+    case ST_EVENT: x->rc1 = gh_event_wait(x->h, NULL, 50); break;
     case ST_CHAN_RECV: x->rc1 = gh_chan_recv(x->h, &it, 50); break;
     case ST_CHAN_SEND: x->rc1 = gh_chan_send(x->h, ITEM(2), 50); break;
     case ST_SEM_DEADLINE:
@@ -3586,7 +3587,7 @@ static int stale_body(void *arg) {
   x->el2 = now_ms() - t0;
   t0 = now_ms();
   errno = 0;
-  x->rc3 = gh_event_wait(x->later, 2000, NULL);
+  x->rc3 = gh_event_wait(x->later, NULL, 2000);
   x->err3 = errno;
   x->el3 = now_ms() - t0;
   return 0;

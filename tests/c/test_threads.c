@@ -1355,7 +1355,8 @@ struct logcap {
   char lines[16][512];
 };
 
-static void log_cb(void *ctx, const char *line) {
+static void log_cb(void *ctx, const gh_report *report) {
+  const char *line = report->text;
   struct logcap *c = ctx;
   if (c->calls < 16) snprintf(c->lines[c->calls], sizeof c->lines[0], "%s", line);
   if (line && strchr(line, '\n')) c->bad_newline = 1;
@@ -1431,9 +1432,9 @@ struct blocking_log {
   int yield_rc, yield_err;
 };
 
-static void blocking_log_cb(void *ctx, const char *line) {
+static void blocking_log_cb(void *ctx, const gh_report *report) {
   struct blocking_log *b = ctx;
-  (void)line;
+  (void)report;
   if (b->calls++ == 0) {
     errno = 0;
     b->rc = gh_sleep(1);

@@ -794,22 +794,17 @@ def kill(g, *throw_args):
 # Stack overflow: the hub stops the thread (its frames are leaked, never unwound); the report
 # names it. Finish its GreenThread from a fresh green thread so waiters get an exception.
 
-_OVERFLOW = "overflowed its stack"
-
-
 class StackOverflowError(RecursionError):
     """A green thread ran out of C stack; it was stopped (its frames are abandoned)."""
 
 
-def _on_report(ctx, line):
+def _on_report(ctx, report):
     try:
-        text = line.decode("utf-8", "replace")
-        sys.stderr.write(text + "\n")
+        r = report.contents
+        sys.stderr.write(r.text.decode("utf-8", "replace") + "\n")
         sys.stderr.flush()
-        if _OVERFLOW in text:
-            parts = text.split()
-            i = parts.index("thread") if "thread" in parts else -1
-            gid = int(parts[i + 1]) if i >= 0 else 0
+        if r.kind == _lib.GH_REPORT_STACK_OVERFLOW:
+            gid = r.thread
             glet = _live.pop(gid, None)
             if glet is not None and not glet._dead:
                 spawn_raw(_finish_overflowed, (glet, gid))

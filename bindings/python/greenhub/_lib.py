@@ -27,7 +27,6 @@ from ctypes import (
     c_char,
     c_char_p,
     c_int,
-    c_int32,
     c_int64,
     c_size_t,
     c_ssize_t,
@@ -37,12 +36,18 @@ from ctypes import (
 )
 from pathlib import Path
 
-__all__ = ["lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhSpawnOpts"]
+__all__ = [
+    "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhSpawnOpts", "GhReport",
+]
 
 GH_HOST_MAX = 46
 GH_CHAN_UNBOUNDED = -1
 GH_SERVE_STOP = -2147483646
 GH_STATUS_STACK_OVERFLOW = -(2**31)
+GH_REPORT_MESSAGE = 0
+GH_REPORT_FAILED = 1
+GH_REPORT_STACK_OVERFLOW = 2
+GH_REPORT_PANIC = 3
 
 
 class GhAddr(Structure):
@@ -62,10 +67,21 @@ class GhSpawnOpts(Structure):
     ]
 
 
+class GhReport(Structure):
+    """struct gh_report: one report, as the log callback receives it."""
+
+    _fields_ = [
+        ("kind", c_int),
+        ("status", c_int),
+        ("thread", c_int64),
+        ("text", c_char_p),
+    ]
+
+
 # Function pointer types of the header.
 GH_FN = CFUNCTYPE(c_int, c_void_p)  # gh_fn: int (*)(void *arg)
 GH_SERVE_FN = CFUNCTYPE(c_int, c_int64, c_void_p)  # gh_serve_fn: int (*)(gh_sock, void *)
-GH_LOG_FN = CFUNCTYPE(None, c_void_p, c_char_p)  # gh_log_fn: void (*)(void *, const char *)
+GH_LOG_FN = CFUNCTYPE(None, c_void_p, POINTER(GhReport))  # void (*)(void *, const gh_report *)
 GH_TPOOL_FN = CFUNCTYPE(c_void_p, c_void_p)  # gh_tpool_fn: void *(*)(void *arg)
 
 # Handles: gh_sock, gh_thread, gh_pool, gh_sem, gh_event, gh_chan are all int64_t.
@@ -109,7 +125,7 @@ FUNCTIONS = {
     # runtime
     "gh_version": (c_char_p, []),
     "gh_set_log": (None, [GH_LOG_FN, c_void_p]),
-    "gh_set_stack_size": (c_int32, [c_size_t]),
+    "gh_set_stack_size": (c_int, [c_size_t]),
     "gh_get_stack_size": (c_size_t, []),
     # semaphores, events, channels, park
     "gh_sem_new": (_h, [c_int64]),
@@ -121,7 +137,7 @@ FUNCTIONS = {
     "gh_sem_free": (c_int, [_h]),
     "gh_event_new": (_h, []),
     "gh_event_set": (c_int, [_h, c_void_p]),
-    "gh_event_wait": (c_int, [_h, c_int64, POINTER(c_void_p)]),
+    "gh_event_wait": (c_int, [_h, POINTER(c_void_p), c_int64]),
     "gh_event_is_set": (c_int, [_h]),
     "gh_event_clear": (c_int, [_h]),
     "gh_event_free": (c_int, [_h]),
@@ -160,7 +176,7 @@ FUNCTIONS = {
 #: The two functions called through ``pylib`` (GIL held). Their ``void *`` object arguments
 #: are declared ``py_object`` (a PyObject pointer); the options pointer stays ``c_void_p``.
 PY_FUNCTIONS = {
-    "gh_py_init": (c_int32, []),
+    "gh_py_init": (c_int, []),
     "gh_py_spawn": (c_int64, [py_object, py_object, py_object, c_void_p]),
 }
 

@@ -6,8 +6,8 @@ use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::Duration;
 
 use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf};
-use crate::error::{Errno, Result};
-use crate::net;
+use greenhub::net;
+use greenhub::{Errno, Result};
 
 /// Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
 pub const GH_HOST_MAX: usize = 46;
@@ -262,11 +262,9 @@ pub extern "C" fn gh_adopt(fd: c_int) -> gh_sock {
         if fd < 0 {
             return Err(Errno(libc::EBADF));
         }
-        if !crate::sys::is_stream_socket(fd)? {
-            return Err(Errno(libc::EINVAL));
-        }
-        // SAFETY: the caller hands over `fd`, an open stream socket it owns (checked above),
-        // and must not use or close it afterwards, as documented.
+        // SAFETY: the caller hands over `fd`, an open fd it owns, and must not use or close it
+        // afterwards, as documented; if adopt_fd refuses it (not a stream socket, ...), it is
+        // given back below without being closed.
         let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         match net::adopt_fd(owned) {
             Ok(id) => Ok(id as gh_sock),

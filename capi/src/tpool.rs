@@ -3,8 +3,8 @@
 use std::ffi::{c_int, c_void};
 
 use super::call;
-use crate::error::Errno;
-use crate::tpool;
+use greenhub::tpool;
+use greenhub::Errno;
 
 /// A function run on a worker thread by gh_tpool_execute(). It runs on another OS thread: it
 /// must not use greenhub handles of the calling hub.

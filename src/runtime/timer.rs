@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use crate::hub::Waiter;
+use super::task::Waiter;
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {

@@ -1,7 +1,7 @@
 //! Semaphores, events, channels and park/unpark in C.
 //!
-//! Every wait takes `timeout_ms`: -1 (any negative) waits as long as needed, 0 fails at once
-//! with ETIMEDOUT if it would wait, > 0 fails with ETIMEDOUT after that many milliseconds. The
+//! Every wait takes `timeout_ms`, its last argument: -1 (any negative) waits as long as needed,
+//! 0 never waits (EAGAIN if it would), > 0 fails with ETIMEDOUT after that many milliseconds. The
 //! thread's deadline (gh_deadline_push) and kill (ECANCELED) apply too. Waiters are served in
 //! FIFO order. Freeing an object wakes its waiters with EBADF.
 
@@ -9,8 +9,8 @@ use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
 use super::{call, gh_thread, handle};
-use crate::error::Errno;
-use crate::sync::{self, Capacity};
+use greenhub::sync::{self, Capacity};
+use greenhub::Errno;
 
 /// A semaphore handle.
 #[allow(non_camel_case_types)]
@@ -104,7 +104,7 @@ pub extern "C" fn gh_event_set(e: gh_event, value: *mut c_void) -> c_int {
 /// Waits until the event is set (returns at once if it is) and writes its value to `*value`
 /// (may be NULL).
 #[no_mangle]
-pub extern "C" fn gh_event_wait(e: gh_event, timeout_ms: i64, value: *mut *mut c_void) -> c_int {
+pub extern "C" fn gh_event_wait(e: gh_event, value: *mut *mut c_void, timeout_ms: i64) -> c_int {
     call(-1, || {
         let v = sync::event_wait(handle(e)?, timeout(timeout_ms))?;
         put(value, v as *mut c_void);

@@ -12,12 +12,16 @@
 //!    is refused with EDEADLK (the shim raises).
 //! 3. A thread that overflows its stack dies holding the GIL: the hub releases it (its thread
 //!    state and stack are leaked, never unwound).
+//!
+//! The runtime knows none of this: [`init`] installs these rules as switch hooks
+//! (`runtime::hooks`), and each Python green thread's thread state is its hook word.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Errno, Result};
+use crate::runtime::hooks::{self, SwitchHooks};
+use crate::runtime::thread::{self, SpawnOptions, ThreadId};
 
 type PyObject = c_void;
 type PyThreadState = c_void;
@@ -50,8 +54,6 @@ unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
 static API: OnceLock<std::result::Result<Api, Errno>> = OnceLock::new();
-/// Set once Python green threads exist: enables the GIL check in blocking calls.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// CPython's gilstate pthread key, on versions that do not rebind it themselves.
 static GILSTATE_KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
 
@@ -130,16 +132,20 @@ pub fn init() -> Result<()> {
     if root.is_null() {
         return Err(Errno(libc::EINVAL));
     }
-    crate::hub::with(|h| {
-        h.py_root_state = root as usize;
-        Ok(())
-    })?;
+    thread::set_hook_word(0, root as usize)?;
     if api.version_hex < 0x030C_0000 {
         GILSTATE_KEY.get_or_init(|| find_gilstate_key(api, root));
     }
-    ACTIVE.store(true, Ordering::Release);
+    hooks::install(&HOOKS);
     Ok(())
 }
+
+/// The rules above, as the runtime's switch hooks.
+static HOOKS: SwitchHooks = SwitchHooks {
+    enter: bind_gilstate,
+    overflowed: release_gil_after_overflow,
+    may_block: check_gil_released,
+};
 
 /// Finds CPython's gilstate key: a pthread key holding `root`, confirmed with a sentinel.
 fn find_gilstate_key(api: &Api, root: *mut PyThreadState) -> Option<libc::pthread_key_t> {
@@ -167,7 +173,7 @@ fn find_gilstate_key(api: &Api, root: *mut PyThreadState) -> Option<libc::pthrea
 }
 
 /// Points CPython's gilstate at `state` (the thread about to run); a no-op where CPython does it.
-pub(crate) fn bind_gilstate(state: usize) {
+fn bind_gilstate(state: usize) {
     if state == 0 {
         return;
     }
@@ -179,10 +185,7 @@ pub(crate) fn bind_gilstate(state: usize) {
 }
 
 /// EDEADLK if the caller holds the GIL: blocking now would stop every Python thread for good.
-pub(crate) fn check_gil_released() -> Result<()> {
-    if !ACTIVE.load(Ordering::Acquire) {
-        return Ok(());
-    }
+fn check_gil_released() -> Result<()> {
     let Ok(api) = api() else { return Ok(()) };
     // SAFETY: PyGILState_Check may be called with or without the GIL.
     if unsafe { (api.gilstate_check)() } == 1 {
@@ -193,7 +196,7 @@ pub(crate) fn check_gil_released() -> Result<()> {
 
 /// A green thread died on its guard page while running Python: release the GIL it held (its
 /// thread state is leaked with its stack).
-pub(crate) fn release_gil_after_overflow(state: usize) {
+fn release_gil_after_overflow(state: usize) {
     if state == 0 {
         return;
     }
@@ -208,12 +211,39 @@ pub(crate) fn release_gil_after_overflow(state: usize) {
     }
 }
 
+/// Smallest C stack a Python green thread gets: C code re-entering Python needs room.
+pub const MIN_STACK_SIZE: usize = 1024 * 1024;
+
+/// Starts a green thread running `callable(*args, **kwargs)` on its own CPython thread state
+/// and a C stack of at least [`MIN_STACK_SIZE`]. An exception escaping `callable` is printed
+/// (SystemExit is not: the binding handles it) and gives status 1.
+///
+/// # Safety
+/// The caller holds the GIL; `callable` is a live object, `args` a live tuple, `kwargs` NULL or
+/// a live dict.
+pub unsafe fn spawn(
+    callable: *mut c_void,
+    args: *mut c_void,
+    kwargs: *mut c_void,
+    mut opts: SpawnOptions,
+) -> Result<ThreadId> {
+    let stack = opts.stack_size.unwrap_or(thread::default_stack_size());
+    opts.stack_size = Some(stack.max(MIN_STACK_SIZE));
+    // SAFETY: the caller's contract is prepare's.
+    let call = unsafe { prepare(callable, args, kwargs) }?;
+    let pending = Pending::new(call);
+    let state = pending.state();
+    let id = thread::spawn_with(opts, move || pending.run())?;
+    thread::set_hook_word(id, state)?;
+    Ok(id)
+}
+
 /// What a Python green thread runs: `callable(*args, **kwargs)` on its own thread state.
-pub(crate) struct Call {
+struct Call {
     callable: usize,
     args: usize,
     kwargs: usize,
-    pub(crate) state: usize,
+    state: usize,
 }
 
 /// Takes references to the call's objects and makes its thread state. Needs the GIL.
@@ -221,7 +251,7 @@ pub(crate) struct Call {
 /// # Safety
 /// The caller holds the GIL; `callable` is a live object, `args` a live tuple, `kwargs` NULL or
 /// a live dict.
-pub(crate) unsafe fn prepare(
+unsafe fn prepare(
     callable: *mut PyObject,
     args: *mut PyObject,
     kwargs: *mut PyObject,
@@ -254,7 +284,7 @@ pub(crate) unsafe fn prepare(
 ///
 /// # Safety
 /// The caller holds the GIL and `call` came from `prepare` and was never run.
-pub(crate) unsafe fn discard(call: Call) {
+unsafe fn discard(call: Call) {
     let Ok(api) = api() else { return };
     // SAFETY: GIL held; these are the references and the (never current) state `prepare` made.
     unsafe {
@@ -276,7 +306,7 @@ pub(crate) unsafe fn discard(call: Call) {
 
 /// The body of a Python green thread (on its coroutine stack). Returns its status: 0, or 1 if
 /// an exception escaped the callable (printed, except SystemExit, which the shim handles).
-pub(crate) fn run(call: Call) -> i32 {
+fn run(call: Call) -> i32 {
     let Ok(api) = api() else { return 1 };
     let state = call.state as *mut PyThreadState;
     // SAFETY: `state` is this thread's own state (made by `prepare`, never current elsewhere);
@@ -317,18 +347,18 @@ pub(crate) fn run(call: Call) -> i32 {
 
 /// A prepared call not yet run: if it is dropped unrun (the spawn failed, with the GIL still
 /// held by the spawner), its references and thread state are given back.
-pub(crate) struct Pending(Option<Call>);
+struct Pending(Option<Call>);
 
 impl Pending {
-    pub(crate) fn new(call: Call) -> Pending {
+    fn new(call: Call) -> Pending {
         Pending(Some(call))
     }
 
-    pub(crate) fn state(&self) -> usize {
+    fn state(&self) -> usize {
         self.0.as_ref().map_or(0, |c| c.state)
     }
 
-    pub(crate) fn run(mut self) -> i32 {
+    fn run(mut self) -> i32 {
         self.0.take().map_or(1, run)
     }
 }

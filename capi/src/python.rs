@@ -3,20 +3,16 @@
 //! through `ctypes.CDLL` (GIL released): a blocking call made with the GIL held fails with
 //! EDEADLK instead of stopping every Python thread.
 
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 
 use super::thread::{gh_spawn_opts, spawn_options};
 use super::{call, gh_thread};
-use crate::python;
-use crate::thread;
-
-/// Smallest C stack a Python green thread gets: C code re-entering Python needs room.
-const PY_MIN_STACK: usize = 1024 * 1024;
+use greenhub::python;
 
 /// Enables Python green threads on this OS thread, whose current thread state becomes the
 /// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython, ENOTSUP before 3.9.
 #[no_mangle]
-pub extern "C" fn gh_py_init() -> i32 {
+pub extern "C" fn gh_py_init() -> c_int {
     call(-1, || python::init().map(|()| 0))
 }
 
@@ -32,14 +28,9 @@ pub extern "C" fn gh_py_spawn(
     opts: *const gh_spawn_opts,
 ) -> gh_thread {
     call(-1, || {
-        let mut options = spawn_options(opts)?;
-        let stack = options.stack_size.unwrap_or(thread::default_stack_size());
-        options.stack_size = Some(stack.max(PY_MIN_STACK));
+        let options = spawn_options(opts)?;
         // SAFETY: called through PyDLL with the GIL held and live objects, as documented.
-        let call = unsafe { python::prepare(callable, args, kwargs) }?;
-        let spawned = python::Pending::new(call);
-        let state = spawned.state();
-        let id = thread::spawn_python(options, state, move || spawned.run())?;
+        let id = unsafe { python::spawn(callable, args, kwargs, options) }?;
         Ok(id as gh_thread)
     })
 }

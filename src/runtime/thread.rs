@@ -5,8 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::hub::{self, STATUS_PANIC};
+use super::log::{Report, ReportKind};
+use super::sched::ROOT;
+use super::task::{Wait, Wake};
 use crate::error::{Errno, Result};
-use crate::hub::{self, WaitKind, ROOT, STATUS_PANIC};
 
 /// A green thread id; 0 is the root (the program's own code).
 pub type ThreadId = u64;
@@ -24,7 +27,8 @@ pub struct SpawnOptions {
     pub stack_size: Option<usize>,
     /// A name for reports (at most [`NAME_MAX`] bytes kept).
     pub name: Option<String>,
-    /// A socket handed to the new thread: it owns it and it is closed when the thread ends.
+    /// An object (a socket) handed to the new thread: it owns it and it is closed when the
+    /// thread ends.
     pub socket: Option<u64>,
     /// A detached thread cannot be joined; its record goes away when it ends.
     pub detached: bool,
@@ -49,28 +53,6 @@ pub fn spawn_n(f: impl FnOnce() -> i32 + 'static) -> Result<ThreadId> {
 
 /// Starts a green thread with `opts`. Fails with ENOMEM when no stack can be mapped.
 pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Result<ThreadId> {
-    spawn_in_pool(opts, None, f)
-}
-
-/// Starts a Python green thread (see `python`): `py_state` is its CPython thread state.
-pub(crate) fn spawn_python(
-    opts: SpawnOptions,
-    py_state: usize,
-    f: impl FnOnce() -> i32 + 'static,
-) -> Result<ThreadId> {
-    let id = spawn_in_pool(opts, None, f)?;
-    hub::with(|h| {
-        h.task_mut(id).expect("just spawned").py_state = py_state;
-        Ok(id)
-    })
-}
-
-/// Starts a green thread that counts against green pool `pool` (whose slot the caller holds).
-pub(crate) fn spawn_in_pool(
-    opts: SpawnOptions,
-    pool: Option<u64>,
-    f: impl FnOnce() -> i32 + 'static,
-) -> Result<ThreadId> {
     let stack = match opts.stack_size {
         Some(size) => checked_stack_size(size)?,
         None => default_stack_size(),
@@ -82,27 +64,44 @@ pub(crate) fn spawn_in_pool(
             Err(payload) => match payload.downcast::<ExitUnwind>() {
                 Ok(exit) => exit.0,
                 Err(payload) => {
-                    let msg = panic_message(&*payload);
-                    crate::log::emit(&format!("greenhub: green thread panicked: {msg}"));
+                    report_panic(&*payload);
                     STATUS_PANIC
                 }
             },
         };
         let _ = hub::with(|h| {
-            h.current_task().status = status;
+            h.sched.current_task().status = status;
             Ok(())
         });
     };
     hub::with(|h| {
-        if let Some(sock) = opts.socket {
-            h.sockets.get(sock).ok_or(Errno(libc::EBADF))?;
+        if let Some(object) = opts.socket {
+            h.objects.owner(object).ok_or(Errno(libc::EBADF))?;
         }
-        let id = h.spawn(stack, opts.detached, name, body)?;
-        h.task_mut(id).expect("just spawned").pool = pool;
-        if let Some(sock) = opts.socket {
-            crate::net::socket::give_in(h, sock, id)?;
+        let id = h.sched.spawn(stack, opts.detached, name, body)?;
+        if let Some(object) = opts.socket {
+            h.give(object, id)?;
         }
         Ok(id)
+    })
+}
+
+fn report_panic(payload: &(dyn std::any::Any + Send)) {
+    let message = panic_message(payload);
+    let thread = current();
+    crate::runtime::log::emit(&Report {
+        kind: ReportKind::Panicked,
+        thread,
+        status: STATUS_PANIC,
+        text: format!("greenhub: green thread {thread} panicked: {message}"),
+    });
+}
+
+/// Sets the opaque word the switch hooks are given for thread `id` (0: the root).
+pub(crate) fn set_hook_word(id: ThreadId, word: usize) -> Result<()> {
+    hub::with(|h| {
+        h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?.hook_word = word;
+        Ok(())
     })
 }
 
@@ -127,15 +126,15 @@ fn truncate_name(name: &str) -> String {
 /// Waits for thread `id` to end and returns its status. A thread can be joined once; after
 /// that its id is stale (EBADF). Detached threads: EINVAL. Itself: EDEADLK.
 pub fn join(id: ThreadId) -> Result<i32> {
-    let waiter = match hub::with(|h| h.join_or_wait(id))? {
+    let waiter = match hub::with(|h| h.sched.join_or_wait(id))? {
         Ok(status) => return Ok(status),
         Err(waiter) => waiter,
     };
     match hub::wait(waiter) {
-        Ok(()) => hub::with(|h| Ok(h.current_task().value as i32)),
+        Ok(()) => hub::with(|h| Ok(h.sched.current_task().value as i32)),
         Err(e) => {
             hub::with(|h| {
-                h.forget_joiner(id, waiter);
+                h.sched.forget_joiner(id, waiter);
                 Ok(())
             })?;
             Err(e)
@@ -145,17 +144,17 @@ pub fn join(id: ThreadId) -> Result<i32> {
 
 /// Cancels thread `id` cooperatively: its pending and later blocking calls fail with ECANCELED.
 pub fn kill(id: ThreadId) -> Result<()> {
-    hub::with(|h| h.kill(id))
+    hub::with(|h| h.sched.kill(id))
 }
 
 /// Makes the blocking call thread `id` (0: the root) is waiting in fail with EINTR, once; a
 /// thread that is not waiting is not affected. For bindings that raise into a thread.
 pub fn interrupt(id: ThreadId) -> Result<()> {
     hub::with(|h| {
-        if !h.is_alive(id) {
+        if !h.sched.is_alive(id) {
             return Err(Errno(libc::EBADF));
         }
-        h.interrupt(id, crate::hub::Wake::Interrupted);
+        h.sched.interrupt(id, Wake::Interrupted);
         Ok(())
     })
 }
@@ -171,7 +170,7 @@ pub fn exit(status: i32) -> Errno {
 
 /// The running green thread, 0 in the root.
 pub fn current() -> ThreadId {
-    hub::with(|h| Ok(h.current)).unwrap_or(ROOT)
+    hub::with(|h| Ok(h.sched.current)).unwrap_or(ROOT)
 }
 
 /// Sleeps for `d`; zero just yields. Fails with ECANCELED (killed) or ETIMEDOUT (deadline).
@@ -182,7 +181,8 @@ pub fn sleep(d: Duration) -> Result<()> {
     let end = Instant::now() + d;
     // ETIMEDOUT from the sleep's own end (even one that passed before it could park) is success;
     // only the thread's deadline makes it an error.
-    match hub::with(|h| h.begin_wait(WaitKind::Internal, Some(end))).and_then(hub::wait) {
+    let sleeping = hub::with(|h| h.sched.begin_wait(Wait::internal("sleep", 0), Some(end)));
+    match sleeping.and_then(hub::wait) {
         Err(Errno(libc::ETIMEDOUT)) if !deadline_passed()? => Ok(()),
         other => other,
     }
@@ -190,7 +190,11 @@ pub fn sleep(d: Duration) -> Result<()> {
 
 /// True if the thread's own deadline (not a sleep's end) has passed.
 fn deadline_passed() -> Result<bool> {
-    hub::with(|h| Ok(h.current_deadline().is_some_and(|at| at <= Instant::now())))
+    hub::with(|h| {
+        Ok(h.sched
+            .current_deadline()
+            .is_some_and(|at| at <= Instant::now()))
+    })
 }
 
 /// Lets every other runnable green thread run once. Fails with ECANCELED if killed.
@@ -201,14 +205,14 @@ pub fn yield_now() -> Result<()> {
 
 pub fn set_name(id: ThreadId, name: &str) -> Result<()> {
     hub::with(|h| {
-        let task = h.task_mut(id).ok_or(Errno(libc::EBADF))?;
+        let task = h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?;
         task.name = Some(truncate_name(name));
         Ok(())
     })
 }
 
 pub fn name(id: ThreadId) -> Result<Option<String>> {
-    hub::with(|h| Ok(h.task(id).ok_or(Errno(libc::EBADF))?.name.clone()))
+    hub::with(|h| Ok(h.sched.task(id).ok_or(Errno(libc::EBADF))?.name.clone()))
 }
 
 /// Root only: runs the hub until every green thread has ended (EDEADLK if they never can).
@@ -263,14 +267,14 @@ fn parse_size(text: &str) -> Option<usize> {
 /// ETIMEDOUT. Scopes nest (the earliest applies); `None` opens a scope without a deadline.
 pub fn deadline_push(after: Option<Duration>) -> Result<()> {
     hub::with(|h| {
-        h.push_deadline(after);
+        h.sched.push_deadline(after);
         Ok(())
     })
 }
 
 /// Ends the innermost deadline scope (EINVAL if there is none).
 pub fn deadline_pop() -> Result<()> {
-    hub::with(|h| h.pop_deadline())
+    hub::with(|h| h.sched.pop_deadline())
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@ use std::ffi::{c_int, c_void};
 
 use super::thread::{gh_fn, gh_spawn_opts, spawn_options};
 use super::{call, gh_sock, gh_thread, handle};
-use crate::error::{Errno, Result};
-use crate::pool;
+use greenhub::pool;
+use greenhub::{Errno, Result};
 
 /// A green pool handle.
 #[allow(non_camel_case_types)]

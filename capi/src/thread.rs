@@ -4,8 +4,8 @@ use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use super::{call, check_out, gh_sock, gh_thread, handle, opt_str};
-use crate::error::{Errno, Result};
-use crate::thread::{self as green, SpawnOptions};
+use greenhub::thread::{self as green, SpawnOptions};
+use greenhub::{Errno, Result};
 
 /// Entry of a green thread. Its return value is the thread's status: 0 for success; any other
 /// value is reported (through the log sink) as a failure. May end early with gh_exit().
@@ -15,7 +15,7 @@ pub type gh_fn = Option<unsafe extern "C-unwind" fn(arg: *mut c_void) -> c_int>;
 /// Status a joined thread reports when it overflowed its stack (it died alone).
 pub const GH_STATUS_STACK_OVERFLOW: i32 = i32::MIN;
 
-const _: () = assert!(GH_STATUS_STACK_OVERFLOW == crate::hub::STATUS_STACK_OVERFLOW);
+const _: () = assert!(GH_STATUS_STACK_OVERFLOW == greenhub::STATUS_STACK_OVERFLOW);
 
 /// Options of gh_spawn_ex(). Zero-initialise it (`gh_spawn_opts o = {0};`) and set what you need.
 #[repr(C)]

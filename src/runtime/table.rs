@@ -1,8 +1,10 @@
-//! Generational handle tables: a stale, closed or foreign handle never reaches a live object.
+//! Generational handle tables: a stale, closed or foreign handle never reaches a live value.
 //!
-//! A handle is a positive `i64`: `kind:3 | hub:12 | generation:24 | index:24`. The kind keeps a
-//! thread id from being taken for a socket, the hub tag keeps another OS thread's handles out,
-//! and the generation changes each time a slot is freed, so a reused slot gets a new handle.
+//! A handle is a positive `i64`: `class:3 | hub:12 | generation:24 | index:24`. The class keeps
+//! a thread id from being taken for an object (and an I/O slot for either), the hub tag keeps
+//! another OS thread's handles out, and the generation changes each time a slot is freed, so a
+//! reused slot gets a new handle. The runtime keeps three tables: tasks, objects (every
+//! resource, whatever its type) and I/O slots.
 
 use crate::error::{Errno, Result};
 
@@ -13,15 +15,12 @@ const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const HUB_MASK: u64 = (1 << HUB_BITS) - 1;
 
-/// What a table holds; part of every handle.
+/// Which table a handle belongs to; part of every handle.
 #[derive(Clone, Copy)]
-pub(crate) enum Kind {
+pub(crate) enum Class {
     Thread = 1,
-    Socket = 2,
-    Semaphore = 3,
-    Event = 4,
-    Channel = 5,
-    Pool = 6,
+    Object = 2,
+    IoSlot = 3,
 }
 
 struct Slot<T> {
@@ -36,8 +35,8 @@ pub(crate) struct Table<T> {
 }
 
 impl<T> Table<T> {
-    pub(crate) fn new(kind: Kind, hub_tag: u16) -> Table<T> {
-        let tag = ((kind as u64) << (HUB_BITS + GEN_BITS + INDEX_BITS))
+    pub(crate) fn new(class: Class, hub_tag: u16) -> Table<T> {
+        let tag = ((class as u64) << (HUB_BITS + GEN_BITS + INDEX_BITS))
             | ((u64::from(hub_tag) & HUB_MASK) << (GEN_BITS + INDEX_BITS));
         Table {
             slots: Vec::new(),
@@ -108,9 +107,9 @@ mod tests {
 
     #[test]
     fn stale_and_foreign_handles_miss() {
-        let mut a: Table<u32> = Table::new(Kind::Socket, 1);
-        let b: Table<u32> = Table::new(Kind::Thread, 1);
-        let other_hub: Table<u32> = Table::new(Kind::Socket, 2);
+        let mut a: Table<u32> = Table::new(Class::Object, 1);
+        let b: Table<u32> = Table::new(Class::Thread, 1);
+        let other_hub: Table<u32> = Table::new(Class::Object, 2);
         let h = a.insert(7).unwrap();
         assert!(h > 0 && (h as i64) > 0);
         assert_eq!(a.get(h), Some(&7));

@@ -12,7 +12,7 @@
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::error::{Errno, Result};
+use greenhub::{Errno, Result};
 
 pub mod net;
 pub mod pool;

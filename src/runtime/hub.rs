@@ -1,0 +1,410 @@
+//! The hub: one per OS thread, created on first use. It holds the scheduler, the object table
+//! and the I/O driver, and runs the scheduling loop.
+//!
+//! The loop runs inside the root's blocking calls: when the program's main code (the root,
+//! which is not a coroutine) blocks, it runs the loop until it can go on; green threads that
+//! block switch back to that loop. State lives in a thread-local `RefCell`; no borrow is held
+//! while a green thread runs or while the root waits, so user code never sees a borrowed hub.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use super::coroutine::{self, Coroutine, Resumed};
+use super::driver::{Driver, Polled};
+use super::hooks;
+use super::log::{Report, ReportKind};
+use super::object::{Object, Objects};
+use super::sched::{Sched, ROOT};
+use super::task::{State, Wait, Waiter, Wake};
+use crate::error::{Errno, Result};
+
+/// Status of a thread that ran into its guard page.
+pub const STATUS_STACK_OVERFLOW: i32 = i32::MIN;
+/// Status of a thread whose Rust body panicked.
+pub const STATUS_PANIC: i32 = i32::MIN + 1;
+
+/// What a green thread asks of the loop when it switches to it.
+const REQUEST_WAIT: u32 = 0; // its wait is registered: park it until woken
+const REQUEST_YIELD: u32 = 1; // queue it again at the back
+
+pub(crate) struct Hub {
+    pub(crate) sched: Sched,
+    pub(crate) objects: Objects,
+    pub(crate) driver: Driver,
+}
+
+thread_local! {
+    static HUB: RefCell<Option<Box<Hub>>> = const { RefCell::new(None) };
+}
+
+static NEXT_HUB_TAG: AtomicU16 = AtomicU16::new(1);
+
+/// Runs `f` on this thread's hub, creating the hub on first use.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
+    HUB.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(new_hub()?);
+        }
+        let hub = slot.as_mut().expect("created above");
+        f(hub)
+    })
+}
+
+/// Out of line: the hub is built once per OS thread, and building it inline would give every
+/// caller of [`with`] a stack frame the size of a hub (green threads' stacks are small).
+#[cold]
+#[inline(never)]
+fn new_hub() -> Result<Box<Hub>> {
+    let tag = NEXT_HUB_TAG.fetch_add(1, Ordering::Relaxed);
+    Ok(Box::new(Hub {
+        sched: Sched::new(tag),
+        objects: Objects::new(tag),
+        driver: Driver::new(tag)?,
+    }))
+}
+
+impl Hub {
+    /// Stores `object`, owned by the running thread: it is closed when that thread ends (the
+    /// root never ends). Gives the object back when the table is full.
+    pub(crate) fn adopt<T: Object>(&mut self, object: T) -> std::result::Result<u64, T> {
+        let owner = self.sched.current;
+        let id = self.objects.try_insert(object, owner)?;
+        if owner != ROOT {
+            self.sched.current_task().owned.push(id);
+        }
+        Ok(id)
+    }
+
+    /// Closes object `id` whatever its type: takes it out of the table and out of its owner's
+    /// list, then lets it close. False if there is no such object.
+    pub(crate) fn close_object(&mut self, id: u64) -> bool {
+        let Some((owner, object)) = self.objects.remove(id) else {
+            return false;
+        };
+        if owner != ROOT {
+            if let Some(task) = self.sched.task_mut(owner) {
+                task.disown(id);
+            }
+        }
+        object.close(self);
+        true
+    }
+
+    /// Closes object `id` if it is a `T`; EBADF otherwise (a handle of another type).
+    pub(crate) fn close<T: Object>(&mut self, id: u64) -> Result<()> {
+        if !self.objects.is::<T>(id) {
+            return Err(Errno(libc::EBADF));
+        }
+        self.close_object(id);
+        Ok(())
+    }
+
+    /// Hands object `id` to thread `to` (the root: nobody): it is closed when `to` ends.
+    /// EBADF if `to` has already ended (it would never close it).
+    pub(crate) fn give(&mut self, id: u64, to: u64) -> Result<()> {
+        if !self.sched.is_alive(to) {
+            return Err(Errno(libc::EBADF));
+        }
+        let from = self.objects.owner(id).ok_or(Errno(libc::EBADF))?;
+        if from == to {
+            return Ok(());
+        }
+        if from != ROOT {
+            if let Some(task) = self.sched.task_mut(from) {
+                task.disown(id);
+            }
+        }
+        if to != ROOT {
+            self.sched.task_mut(to).expect("alive").owned.push(id);
+        }
+        self.objects.set_owner(id, to);
+        Ok(())
+    }
+
+    /// Wakes every waiter of `waiters` that is still waiting, with `why`.
+    pub(crate) fn wake_all(&mut self, waiters: impl IntoIterator<Item = Waiter>, why: Wake) {
+        for waiter in waiters {
+            self.sched.wake(waiter, why);
+        }
+    }
+
+    /// What the loop does next: run a queued thread, return to the root, or poll. Threads that
+    /// were queued when the last poll ended run first; then I/O and timers get a turn, so a
+    /// thread that keeps yielding cannot starve them.
+    fn next_step(&mut self) -> LoopStep {
+        loop {
+            while self.sched.batch_left > 0 {
+                self.sched.batch_left -= 1;
+                match self.sched.run_queue.pop_front() {
+                    Some(ROOT) => {
+                        if self.sched.root.state == State::Runnable {
+                            self.sched.root.state = State::Running;
+                            return LoopStep::Root;
+                        }
+                    }
+                    Some(id) => {
+                        if let Some((co, wake)) = self.begin_run(id) {
+                            return LoopStep::Run(id, co, wake);
+                        }
+                    }
+                    None => self.sched.batch_left = 0,
+                }
+            }
+            let s = &mut self.sched;
+            if s.run_queue.is_empty() || s.external_waiters > 0 {
+                return LoopStep::Poll;
+            }
+            // Threads are runnable and nobody waits for I/O: epoll has nothing to say, so
+            // only timers get their turn (a system call per batch would double a switch).
+            s.fire_timers();
+            s.batch_left = s.run_queue.len();
+        }
+    }
+
+    /// Marks `id` running; gives its coroutine and the code of why it woke.
+    fn begin_run(&mut self, id: u64) -> Option<(Coroutine, u32)> {
+        let task = self.sched.tasks.get_mut(id)?;
+        if task.state != State::Runnable {
+            return None;
+        }
+        task.state = State::Running;
+        let co = task.coroutine.take()?;
+        let wake = Wake::code(task.wake.take());
+        hooks::enter(task.hook_word);
+        self.sched.current = id;
+        Some((co, wake))
+    }
+
+    /// Takes back a thread that stopped running and decides what runs next.
+    fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> LoopStep {
+        self.sched.current = ROOT;
+        match outcome {
+            Resumed::Suspended(request) => {
+                if let Some(task) = self.sched.tasks.get_mut(id) {
+                    task.coroutine = Some(co);
+                    if request == REQUEST_YIELD {
+                        task.state = State::Runnable;
+                        // A killed thread's yield fails, after its turn like any other yield.
+                        task.wake = task.killed.then_some(Wake::Cancelled);
+                        self.sched.run_queue.push_back(id);
+                    }
+                }
+            }
+            Resumed::Finished => {
+                self.sched.recycle(co);
+                self.finish(id, false);
+            }
+            Resumed::Overflowed => {
+                co.abandon();
+                let word = self.sched.tasks.get(id).map_or(0, |t| t.hook_word);
+                hooks::overflowed(word);
+                self.finish(id, true);
+            }
+        }
+        hooks::enter(self.sched.root.hook_word);
+        self.after_turn()
+    }
+
+    fn after_turn(&mut self) -> LoopStep {
+        if self.sched.reports.is_empty() {
+            self.next_step()
+        } else {
+            LoopStep::Report
+        }
+    }
+
+    /// A thread ended: close what it owns, report a failure, hand its status to its joiners.
+    fn finish(&mut self, id: u64, overflowed: bool) {
+        let Some(task) = self.sched.tasks.get_mut(id) else {
+            return;
+        };
+        if overflowed {
+            task.status = STATUS_STACK_OVERFLOW;
+        }
+        task.state = State::Done;
+        let status = task.status;
+        let owned = std::mem::take(&mut task.owned);
+        let joiners = std::mem::take(&mut task.joiners);
+        let detached = task.detached;
+        // Formatted only for a report: most threads end quietly, and spawn + exit is hot.
+        let report = (overflowed || (status != 0 && status != STATUS_PANIC)).then(|| {
+            let label = describe(id, task.name.as_deref());
+            let (kind, text) = if overflowed {
+                let text = format!(
+                    "greenhub: {label} overflowed its stack; it was stopped, the process goes on"
+                );
+                (ReportKind::StackOverflow, text)
+            } else {
+                let text = format!("greenhub: {label} failed with status {status}");
+                (ReportKind::Failed, text)
+            };
+            Report {
+                kind,
+                thread: id,
+                status,
+                text,
+            }
+        });
+        self.sched.live -= 1;
+        for object in owned {
+            self.close_object(object);
+        }
+        self.sched.reports.extend(report);
+        let joined = !joiners.is_empty();
+        for waiter in joiners {
+            self.sched.wake_with(waiter, i64::from(status));
+        }
+        if detached || joined {
+            self.sched.tasks.remove(id);
+        }
+        if self.sched.live == 0 && self.sched.root_waits_for_all {
+            self.sched.interrupt(ROOT, Wake::Ready);
+        }
+    }
+
+    /// One turn of I/O and timers (waiting for events only when nothing is runnable), then
+    /// decides what runs next.
+    fn poll_once(&mut self) -> LoopStep {
+        let s = &mut self.sched;
+        let timeout = if !s.run_queue.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            if s.timed_waiters == 0 {
+                s.timers.clear();
+            }
+            if s.timed_waiters == 0 && s.external_waiters == 0 {
+                // Nothing outside the hub and no timer can ever make a thread runnable.
+                s.interrupt(ROOT, Wake::Deadlock);
+                s.batch_left = s.run_queue.len();
+                return self.after_turn();
+            }
+            s.timers
+                .next()
+                .map(|at| at.saturating_duration_since(Instant::now()))
+        };
+        self.driver.poll(timeout, |polled| match polled {
+            Polled::Woken(waiter) => {
+                s.wake(waiter, Wake::Ready);
+            }
+            Polled::Failed(err) => s.reports.push(Report::message(format!(
+                "greenhub: epoll_wait failed: {err}"
+            ))),
+        });
+        s.fire_timers();
+        s.batch_left = s.run_queue.len();
+        self.after_turn()
+    }
+}
+
+/// The loop's next move, decided under one borrow of the hub.
+enum LoopStep {
+    Root,
+    /// Resume this thread, handing it this wake code.
+    Run(u64, Coroutine, u32),
+    Poll,
+    /// Deliver reports first (outside any borrow), then decide again.
+    Report,
+}
+
+fn describe(id: u64, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("green thread {id} ({name})"),
+        None => format!("green thread {id}"),
+    }
+}
+
+/// Delivers pending reports outside any hub borrow (a sink may call back into greenhub).
+fn flush_reports() {
+    let reports = with(|h| {
+        if h.sched.reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        h.sched.in_log = true;
+        Ok(std::mem::take(&mut h.sched.reports))
+    })
+    .unwrap_or_default();
+    if reports.is_empty() {
+        return;
+    }
+    for report in &reports {
+        super::log::emit(report);
+    }
+    let _ = with(|h| {
+        h.sched.in_log = false;
+        Ok(())
+    });
+}
+
+/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
+/// One borrow of the hub per switch: it takes back the thread that stopped and picks the next.
+fn run_until_root_runs() {
+    // Whatever is queued already runs before the first poll.
+    let mut step = with(|h| {
+        h.sched.batch_left = h.sched.batch_left.max(h.sched.run_queue.len());
+        Ok(h.next_step())
+    });
+    loop {
+        step = match step {
+            Ok(LoopStep::Root) | Err(_) => return,
+            Ok(LoopStep::Run(id, mut co, wake)) => {
+                let outcome = co.resume(wake);
+                with(|h| Ok(h.end_run(id, co, outcome)))
+            }
+            Ok(LoopStep::Poll) => with(|h| Ok(h.poll_once())),
+            Ok(LoopStep::Report) => {
+                flush_reports();
+                with(|h| Ok(h.next_step()))
+            }
+        };
+    }
+}
+
+/// Suspends the running thread until `waiter` is woken; the root runs the loop meanwhile.
+#[inline(always)]
+pub(crate) fn wait(waiter: Waiter) -> Result<()> {
+    if waiter.task == ROOT {
+        run_until_root_runs();
+        return with(|h| h.sched.end_root_wait());
+    }
+    Wake::result_of(coroutine::suspend(REQUEST_WAIT))
+}
+
+/// Lets every other runnable thread run once. A green thread asks the loop to queue it again
+/// as it switches, so a yield costs no lookup of its own.
+#[inline(always)]
+pub(crate) fn yield_now() -> Result<()> {
+    if coroutine::in_coroutine() {
+        hooks::may_block()?;
+        return Wake::result_of(coroutine::suspend(REQUEST_YIELD));
+    }
+    with(|h| h.sched.requeue_root())?;
+    run_until_root_runs();
+    Ok(())
+}
+
+/// Root only: runs until every green thread has ended.
+pub(crate) fn run_all() -> Result<()> {
+    let waiter = with(|h| {
+        if h.sched.current != ROOT {
+            return Err(Errno(libc::EDEADLK)); // a green thread would wait for itself
+        }
+        if h.sched.live == 0 {
+            return Ok(None);
+        }
+        h.sched.root_waits_for_all = true;
+        h.sched.begin_wait(Wait::internal("run", 0), None).map(Some)
+    });
+    let waiter = match waiter {
+        Ok(Some(w)) => w,
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let result = wait(waiter);
+    let _ = with(|h| {
+        h.sched.root_waits_for_all = false;
+        Ok(())
+    });
+    result
+}

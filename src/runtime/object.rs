@@ -1,0 +1,96 @@
+//! The one object table: every resource a handle names (a socket, a semaphore, a pool...) is
+//! an [`Object`] in it, whatever its type. The runtime never learns the types: it only closes
+//! objects (when their API frees them, or when the thread owning them ends) and asks them to
+//! describe themselves. A resource finds its own objects again by type: a handle of another
+//! type misses, like a stale one (EBADF).
+
+use std::any::Any;
+
+use super::hub::Hub;
+use super::sched::ROOT;
+use super::table::{Class, Table};
+use crate::error::{Errno, Result};
+
+/// What every resource implements to live in the object table.
+pub(crate) trait Object: Any {
+    /// A short name for reports and dumps ("socket", "semaphore").
+    #[allow(dead_code)] // read by the thread dump and statistics (issue 15)
+    fn kind(&self) -> &'static str;
+
+    /// The object has been taken out of the table (freed, or its owner ended): wake whoever
+    /// waits on it (with EBADF) and release what it holds. The hub is whole again here, so
+    /// closing may touch other objects.
+    fn close(self: Box<Self>, hub: &mut Hub);
+}
+
+struct Entry {
+    /// The thread whose end closes the object; the root (which never ends) for none.
+    owner: u64,
+    object: Box<dyn Object>,
+}
+
+pub(crate) struct Objects {
+    table: Table<Entry>,
+}
+
+impl Objects {
+    pub(crate) fn new(hub_tag: u16) -> Objects {
+        Objects {
+            table: Table::new(Class::Object, hub_tag),
+        }
+    }
+
+    /// Stores `object` (owned by nobody); EMFILE when the table is full.
+    pub(crate) fn insert<T: Object>(&mut self, object: T) -> Result<u64> {
+        self.try_insert(object, ROOT)
+            .map_err(|_| Errno(libc::EMFILE))
+    }
+
+    /// Stores `object`, owned by thread `owner` (the caller records it in the thread's list),
+    /// or gives it back when the table is full.
+    pub(crate) fn try_insert<T: Object>(
+        &mut self,
+        object: T,
+        owner: u64,
+    ) -> std::result::Result<u64, T> {
+        let entry = Entry {
+            owner,
+            object: Box::new(object),
+        };
+        self.table.try_insert(entry).map_err(|entry| {
+            let any: Box<dyn Any> = entry.object;
+            *any.downcast::<T>()
+                .expect("the entry was made from a T just above")
+        })
+    }
+
+    pub(crate) fn get<T: Object>(&self, handle: u64) -> Option<&T> {
+        let object: &dyn Any = self.table.get(handle)?.object.as_ref();
+        object.downcast_ref()
+    }
+
+    pub(crate) fn get_mut<T: Object>(&mut self, handle: u64) -> Option<&mut T> {
+        let object: &mut dyn Any = self.table.get_mut(handle)?.object.as_mut();
+        object.downcast_mut()
+    }
+
+    /// True if `handle` names a live object of type `T`.
+    pub(crate) fn is<T: Object>(&self, handle: u64) -> bool {
+        self.get::<T>(handle).is_some()
+    }
+
+    /// Takes an object of any type out of the table, with its owner.
+    pub(crate) fn remove(&mut self, handle: u64) -> Option<(u64, Box<dyn Object>)> {
+        self.table.remove(handle).map(|e| (e.owner, e.object))
+    }
+
+    pub(crate) fn owner(&self, handle: u64) -> Option<u64> {
+        self.table.get(handle).map(|e| e.owner)
+    }
+
+    pub(crate) fn set_owner(&mut self, handle: u64, owner: u64) {
+        if let Some(entry) = self.table.get_mut(handle) {
+            entry.owner = owner;
+        }
+    }
+}

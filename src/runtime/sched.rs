@@ -1,0 +1,303 @@
+//! The scheduler's state: task records, the run queue, timers and the counts the deadlock rule
+//! needs. Waits begin and end here: [`Sched::begin_wait`] hands out a [`Waiter`] that the
+//! resource keeps wherever the wake-up will come from, and [`Sched::wake`] makes that thread
+//! runnable again. The loop that runs threads is in `hub.rs`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::coroutine::Coroutine;
+use super::hooks;
+use super::log::Report;
+use super::table::{Class, Table};
+use super::task::{earliest, State, Task, Wait, Waiter, Wake};
+use super::timer::Timers;
+use crate::error::{Errno, Result};
+
+/// Id of the root: the program's own code, outside every green thread.
+pub(crate) const ROOT: u64 = 0;
+
+/// Finished stacks kept for reuse (each costs only its touched pages).
+const STACK_POOL_MAX: usize = 1024;
+
+pub(crate) struct Sched {
+    pub(crate) tasks: Table<Task>,
+    pub(crate) root: Task,
+    pub(crate) current: u64,
+    pub(crate) run_queue: VecDeque<u64>,
+    pub(crate) timers: Timers,
+    pub(crate) timed_waiters: usize,
+    pub(crate) external_waiters: usize,
+    /// Threads that have not ended yet (ended but unjoined ones keep a record, not a place here).
+    pub(crate) live: usize,
+    /// Queue entries the loop takes before it polls again.
+    pub(crate) batch_left: usize,
+    pub(crate) root_waits_for_all: bool,
+    /// Reports are being delivered: the loop is inside a log sink, which must not block.
+    pub(crate) in_log: bool,
+    pub(crate) stacks: Vec<Coroutine>,
+    pub(crate) reports: Vec<Report>,
+}
+
+impl Sched {
+    pub(crate) fn new(hub_tag: u16) -> Sched {
+        let mut root = Task::new(false, Some("root".to_string()));
+        root.state = State::Running;
+        Sched {
+            tasks: Table::new(Class::Thread, hub_tag),
+            root,
+            current: ROOT,
+            run_queue: VecDeque::new(),
+            timers: Timers::default(),
+            timed_waiters: 0,
+            external_waiters: 0,
+            live: 0,
+            batch_left: 0,
+            root_waits_for_all: false,
+            in_log: false,
+            stacks: Vec::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    pub(crate) fn task(&self, id: u64) -> Option<&Task> {
+        if id == ROOT {
+            Some(&self.root)
+        } else {
+            self.tasks.get(id)
+        }
+    }
+
+    pub(crate) fn task_mut(&mut self, id: u64) -> Option<&mut Task> {
+        if id == ROOT {
+            Some(&mut self.root)
+        } else {
+            self.tasks.get_mut(id)
+        }
+    }
+
+    /// True for the root and for green threads that have not ended.
+    pub(crate) fn is_alive(&self, id: u64) -> bool {
+        self.task(id).is_some_and(|t| t.state != State::Done)
+    }
+
+    pub(crate) fn current_task(&mut self) -> &mut Task {
+        let id = self.current;
+        self.task_mut(id).expect("the running thread has a record")
+    }
+
+    /// Starts a wait of the running thread for `wait`. Fails at once if the thread was killed
+    /// (ECANCELED) or its deadline (or `deadline`) has passed (ETIMEDOUT). The caller keeps the
+    /// returned `Waiter` wherever the wake-up will come from, then calls `runtime::wait`.
+    pub(crate) fn begin_wait(&mut self, wait: Wait, deadline: Option<Instant>) -> Result<Waiter> {
+        if self.in_log {
+            return Err(Errno(libc::EDEADLK)); // a log sink must not block: the loop is inside it
+        }
+        hooks::may_block()?;
+        let id = self.current;
+        let task = self.current_task();
+        if task.killed {
+            return Err(Errno(libc::ECANCELED));
+        }
+        let deadline = earliest(task.deadline(), deadline);
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            return Err(Errno(libc::ETIMEDOUT));
+        }
+        task.seq += 1;
+        task.state = State::Blocked;
+        task.wake = None;
+        task.wait = wait;
+        task.timed = deadline.is_some();
+        let waiter = Waiter {
+            task: id,
+            seq: task.seq,
+        };
+        if wait.external {
+            self.external_waiters += 1;
+        }
+        if let Some(at) = deadline {
+            self.timed_waiters += 1;
+            self.timers.push(at, waiter);
+        }
+        Ok(waiter)
+    }
+
+    /// Wakes `waiter` if it is still waiting; returns whether it was.
+    pub(crate) fn wake(&mut self, waiter: Waiter, why: Wake) -> bool {
+        let Some(task) = self.task_mut(waiter.task) else {
+            return false;
+        };
+        if task.state != State::Blocked || task.seq != waiter.seq {
+            return false;
+        }
+        task.state = State::Runnable;
+        task.wake = Some(why);
+        let (external, timed) = (task.wait.external, task.timed);
+        task.wait = Wait::NONE;
+        task.timed = false;
+        if external {
+            self.external_waiters -= 1;
+        }
+        if timed {
+            self.timed_waiters -= 1;
+        }
+        self.run_queue.push_back(waiter.task);
+        true
+    }
+
+    /// Wakes `waiter` handing it `value` (read by the woken thread from its record).
+    pub(crate) fn wake_with(&mut self, waiter: Waiter, value: i64) -> bool {
+        if !self.wake(waiter, Wake::Ready) {
+            return false;
+        }
+        self.task_mut(waiter.task).expect("woken above").value = value;
+        true
+    }
+
+    /// True while `waiter`'s wait has not ended (a queue entry of it is live).
+    pub(crate) fn is_waiting(&self, waiter: Waiter) -> bool {
+        self.task(waiter.task)
+            .is_some_and(|t| t.state == State::Blocked && t.seq == waiter.seq)
+    }
+
+    /// The wait thread `id` is blocked in, if it is.
+    pub(crate) fn waiting(&self, id: u64) -> Option<(Waiter, Wait)> {
+        let task = self.task(id).filter(|t| t.state == State::Blocked)?;
+        Some((
+            Waiter {
+                task: id,
+                seq: task.seq,
+            },
+            task.wait,
+        ))
+    }
+
+    /// Wakes whatever `id` is blocked in, with `why`.
+    pub(crate) fn interrupt(&mut self, id: u64, why: Wake) {
+        if let Some((waiter, _)) = self.waiting(id) {
+            self.wake(waiter, why);
+        }
+    }
+
+    /// Queues the root again at the back, behind every runnable thread (the root cannot be
+    /// killed).
+    pub(crate) fn requeue_root(&mut self) -> Result<()> {
+        hooks::may_block()?;
+        self.root.state = State::Runnable;
+        self.root.wake = None;
+        self.run_queue.push_back(ROOT);
+        Ok(())
+    }
+
+    /// Why the root's wait ended (green threads get theirs through the switch).
+    pub(crate) fn end_root_wait(&mut self) -> Result<()> {
+        self.root.wake.take().map_or(Ok(()), Wake::into_result)
+    }
+
+    pub(crate) fn push_deadline(&mut self, after: Option<Duration>) {
+        let task = self.current_task();
+        let new = after.map(|d| Instant::now() + d);
+        let effective = earliest(task.deadline(), new);
+        task.deadlines.push(effective);
+    }
+
+    pub(crate) fn current_deadline(&mut self) -> Option<Instant> {
+        self.current_task().deadline()
+    }
+
+    pub(crate) fn pop_deadline(&mut self) -> Result<()> {
+        match self.current_task().deadlines.pop() {
+            Some(_) => Ok(()),
+            None => Err(Errno(libc::EINVAL)),
+        }
+    }
+
+    /// Creates a green thread that runs `body` the next time the running thread blocks.
+    pub(crate) fn spawn<F: FnOnce() + 'static>(
+        &mut self,
+        stack_size: usize,
+        detached: bool,
+        name: Option<String>,
+        body: F,
+    ) -> Result<u64> {
+        let coroutine = match self
+            .stacks
+            .iter()
+            .rposition(|c| c.stack_size() == stack_size)
+        {
+            Some(i) => {
+                let mut co = self.stacks.swap_remove(i);
+                co.rearm(body);
+                co
+            }
+            None => Coroutine::new(stack_size, body)?,
+        };
+        let mut task = Task::new(detached, name);
+        task.coroutine = Some(coroutine);
+        // On failure the coroutine was armed but never run: dropping it is safe.
+        let id = self.tasks.insert(task)?;
+        self.live += 1;
+        self.run_queue.push_back(id);
+        Ok(id)
+    }
+
+    /// Keeps a finished coroutine's stack for a later spawn.
+    pub(crate) fn recycle(&mut self, co: Coroutine) {
+        if self.stacks.len() < STACK_POOL_MAX {
+            self.stacks.push(co); // finished: re-armed by a later spawn
+        }
+    }
+
+    /// Registers the running thread as a joiner of `id`. Returns the status at once if `id`
+    /// already ended (and frees its record).
+    pub(crate) fn join_or_wait(&mut self, id: u64) -> Result<std::result::Result<i32, Waiter>> {
+        if id == self.current {
+            return Err(Errno(libc::EDEADLK));
+        }
+        let task = self.tasks.get(id).ok_or(Errno(libc::EBADF))?;
+        if task.detached {
+            return Err(Errno(libc::EINVAL));
+        }
+        if task.state == State::Done {
+            let status = task.status;
+            self.tasks.remove(id);
+            return Ok(Ok(status));
+        }
+        let waiter = self.begin_wait(Wait::internal("join", id), None)?;
+        self.tasks
+            .get_mut(id)
+            .expect("checked above")
+            .joiners
+            .push(waiter);
+        Ok(Err(waiter))
+    }
+
+    pub(crate) fn forget_joiner(&mut self, id: u64, waiter: Waiter) {
+        if let Some(task) = self.tasks.get_mut(id) {
+            task.joiners.retain(|w| *w != waiter);
+        }
+    }
+
+    pub(crate) fn kill(&mut self, id: u64) -> Result<()> {
+        if id == ROOT {
+            return Err(Errno(libc::EINVAL));
+        }
+        let task = self.tasks.get_mut(id).ok_or(Errno(libc::EBADF))?;
+        if task.state == State::Done {
+            return Ok(());
+        }
+        task.killed = true;
+        self.interrupt(id, Wake::Cancelled);
+        Ok(())
+    }
+
+    /// Wakes the threads whose deadline has passed.
+    pub(crate) fn fire_timers(&mut self) {
+        if self.timed_waiters > 0 {
+            let now = Instant::now();
+            while let Some(waiter) = self.timers.pop_expired(now) {
+                self.wake(waiter, Wake::TimedOut);
+            }
+        }
+    }
+}
