@@ -23,7 +23,7 @@ COMMITTED_HEADER ?= include/greenhub.h
 EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example
 CTESTS   := $(BUILD)/test_api
 
-.PHONY: all lib header examples run test test-rust test-c test-e2e test-python check-header check-exports lint clean FORCE bench
+.PHONY: all lib header examples run test test-rust test-c test-e2e test-python test-build check-header check-exports lint clean FORCE bench
 
 all: lib $(HEADER)
 
@@ -60,7 +60,7 @@ run: examples
 $(BUILD)/test_api: tests/c/*.c tests/c/*.h $(HEADER) lib
 	$(CC) $(WARN) $(CFLAGS) -I$(BUILD)/include tests/c/*.c -o $@ $(LDLIBS)
 
-test: check-header check-exports lint test-rust test-c test-e2e test-python
+test: check-header check-exports lint test-rust test-c test-e2e test-python test-build
 
 test-rust:
 	$(CARGO) test --release --workspace
@@ -81,6 +81,10 @@ test-e2e: examples $(VENV)/.ready
 # tests/python each have a conftest of their own).
 test-python: lib $(VENV)/.ready
 	PYTHONPATH=bindings/python $(VENV)/bin/python -m pytest -q tests/python
+
+# The build itself: the header check, (later) installation.
+test-build: lib $(VENV)/.ready
+	$(VENV)/bin/python -m pytest -q tests/build
 
 # The committed header must equal what cbindgen generates from capi/ now.
 check-header: $(HEADER)

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use crate::error::{Errno, Result};
 use crate::net;
 use crate::runtime::thread::{self, SpawnOptions, ThreadId};
-use crate::runtime::{self, Hub, Object, Waiter, Wake};
+use crate::runtime::{self, Cx, Object, Objects, Sched, Waiter, Wake};
 use crate::sync::{begin, finish, get, live_count, pop_live, Step};
 
 /// A serve handler returning this stops the loop (it is not reported as a failure).
@@ -31,8 +31,9 @@ impl Object for Pool {
     }
 
     /// Waiting spawners and waiters fail with EBADF; running threads go on.
-    fn close(self: Box<Self>, hub: &mut Hub) {
-        hub.wake_all(self.spawners.into_iter().chain(self.idle), Wake::Closed);
+    fn close(self: Box<Self>, cx: &mut Cx<'_>) {
+        cx.sched
+            .wake_all(self.spawners.into_iter().chain(self.idle), Wake::Closed);
     }
 }
 
@@ -46,8 +47,8 @@ impl Object for Slot {
         "pool slot"
     }
 
-    fn close(self: Box<Self>, hub: &mut Hub) {
-        release_slot(hub, self.pool);
+    fn close(self: Box<Self>, cx: &mut Cx<'_>) {
+        release_slot(cx.objects, cx.sched, self.pool);
     }
 }
 
@@ -88,9 +89,8 @@ pub fn spawn(id: u64, opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> 
     }
     // The place is held by a Slot object the new thread will own; closing it frees the place.
     let slot = runtime::with(|h| {
-        h.objects
-            .insert(Slot { pool: id })
-            .inspect_err(|_| release_slot(h, id))
+        let slot = h.objects.insert(Slot { pool: id });
+        slot.inspect_err(|_| release_slot(&mut h.objects, &mut h.sched, id))
     })?;
     match thread::spawn_with(opts, f) {
         Ok(thread) => runtime::with(|h| h.give(slot, thread).map(|()| thread)),
@@ -102,19 +102,17 @@ pub fn spawn(id: u64, opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> 
 }
 
 /// A slot of pool `id` became free: hand it to the first waiting spawner, or count it free.
-fn release_slot(h: &mut Hub, id: u64) {
-    let Some(pool) = h.objects.get_mut::<Pool>(id) else {
+fn release_slot(objects: &mut Objects, sched: &mut Sched, id: u64) {
+    let Some(pool) = objects.get_mut::<Pool>(id) else {
         return; // the pool was freed; its threads just run out
     };
-    if let Some(waiter) = pop_live(&h.sched, &mut pool.spawners, |w| *w) {
-        h.sched.wake(waiter, Wake::Ready);
+    if let Some(waiter) = pop_live(sched, &mut pool.spawners, |w| *w) {
+        sched.wake(waiter, Wake::Ready);
         return;
     }
     pool.running -= 1;
     if pool.running == 0 {
-        for waiter in pool.idle.drain(..) {
-            h.sched.wake(waiter, Wake::Ready);
-        }
+        sched.wake_all(pool.idle.drain(..), Wake::Ready);
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::buffer::ReadBuffer;
 use crate::error::{Errno, Result};
 use crate::runtime::io::{await_io, begin_io_wait};
-use crate::runtime::{self, Direction, Hub, Object, Wait, Wake};
+use crate::runtime::{self, Cx, Direction, Hub, Object, Wait, Wake};
 use crate::sys;
 
 pub(crate) struct Socket {
@@ -36,10 +36,11 @@ impl Object for Socket {
     }
 
     /// Wakes its waiters with EBADF, deregisters, closes the fd.
-    fn close(self: Box<Self>, hub: &mut Hub) {
+    fn close(self: Box<Self>, cx: &mut Cx<'_>) {
         // Deregister before close: epoll would otherwise keep the registration of a dup'd fd.
-        let waiters = hub.driver.deregister(self.io, self.raw());
-        hub.wake_all(waiters.into_iter().flatten(), Wake::Closed);
+        let waiters = cx.driver.deregister(self.io, self.raw());
+        cx.sched
+            .wake_all(waiters.into_iter().flatten(), Wake::Closed);
     }
 }
 

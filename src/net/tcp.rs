@@ -39,7 +39,7 @@ pub fn accept(listener: u64) -> Result<(u64, SocketAddr)> {
         match accepted {
             Ok((fd, peer)) => return Ok((runtime::with(|h| socket::adopt(h, fd))?, peer)),
             Err(Errno(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) => {
-                crate::thread::sleep(backoff)?;
+                crate::runtime::thread::sleep(backoff)?;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
             }
             Err(e) => return Err(e),

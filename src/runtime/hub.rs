@@ -77,19 +77,9 @@ impl Hub {
         Ok(id)
     }
 
-    /// Closes object `id` whatever its type: takes it out of the table and out of its owner's
-    /// list, then lets it close. False if there is no such object.
+    /// Closes object `id` whatever its type (see `Objects::close`); false if there is none.
     pub(crate) fn close_object(&mut self, id: u64) -> bool {
-        let Some((owner, object)) = self.objects.remove(id) else {
-            return false;
-        };
-        if owner != ROOT {
-            if let Some(task) = self.sched.task_mut(owner) {
-                task.disown(id);
-            }
-        }
-        object.close(self);
-        true
+        self.objects.close(id, &mut self.sched, &mut self.driver)
     }
 
     /// Closes object `id` if it is a `T`; EBADF otherwise (a handle of another type).
@@ -121,13 +111,6 @@ impl Hub {
         }
         self.objects.set_owner(id, to);
         Ok(())
-    }
-
-    /// Wakes every waiter of `waiters` that is still waiting, with `why`.
-    pub(crate) fn wake_all(&mut self, waiters: impl IntoIterator<Item = Waiter>, why: Wake) {
-        for waiter in waiters {
-            self.sched.wake(waiter, why);
-        }
     }
 
     /// What the loop does next: run a queued thread, return to the root, or poll. Threads that

@@ -30,6 +30,6 @@ mod timer;
 pub(crate) use driver::Direction;
 pub(crate) use hub::{wait, with, Hub};
 pub use hub::{STATUS_PANIC, STATUS_STACK_OVERFLOW};
-pub(crate) use object::Object;
+pub(crate) use object::{Cx, Object, Objects};
 pub(crate) use sched::Sched;
 pub(crate) use task::{Wait, Waiter, Wake};

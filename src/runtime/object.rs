@@ -6,8 +6,8 @@
 
 use std::any::Any;
 
-use super::hub::Hub;
-use super::sched::ROOT;
+use super::driver::Driver;
+use super::sched::{Sched, ROOT};
 use super::table::{Class, Table};
 use crate::error::{Errno, Result};
 
@@ -18,9 +18,16 @@ pub(crate) trait Object: Any {
     fn kind(&self) -> &'static str;
 
     /// The object has been taken out of the table (freed, or its owner ended): wake whoever
-    /// waits on it (with EBADF) and release what it holds. The hub is whole again here, so
+    /// waits on it (with EBADF) and release what it holds. `cx` is the rest of the hub, so
     /// closing may touch other objects.
-    fn close(self: Box<Self>, hub: &mut Hub);
+    fn close(self: Box<Self>, cx: &mut Cx<'_>);
+}
+
+/// What an object may use while it closes: everything of the hub.
+pub(crate) struct Cx<'a> {
+    pub(crate) objects: &'a mut Objects,
+    pub(crate) sched: &'a mut Sched,
+    pub(crate) driver: &'a mut Driver,
 }
 
 struct Entry {
@@ -79,9 +86,24 @@ impl Objects {
         self.get::<T>(handle).is_some()
     }
 
-    /// Takes an object of any type out of the table, with its owner.
-    pub(crate) fn remove(&mut self, handle: u64) -> Option<(u64, Box<dyn Object>)> {
-        self.table.remove(handle).map(|e| (e.owner, e.object))
+    /// Closes object `handle` whatever its type: takes it out of the table and out of its
+    /// owner's list, then lets it close. False if there is no such object.
+    pub(crate) fn close(&mut self, handle: u64, sched: &mut Sched, driver: &mut Driver) -> bool {
+        let Some(entry) = self.table.remove(handle) else {
+            return false;
+        };
+        if entry.owner != ROOT {
+            if let Some(task) = sched.task_mut(entry.owner) {
+                task.disown(handle);
+            }
+        }
+        let mut cx = Cx {
+            objects: self,
+            sched,
+            driver,
+        };
+        entry.object.close(&mut cx);
+        true
     }
 
     pub(crate) fn owner(&self, handle: u64) -> Option<u64> {

@@ -145,6 +145,13 @@ impl Sched {
         true
     }
 
+    /// Wakes every waiter of `waiters` that is still waiting, with `why`.
+    pub(crate) fn wake_all(&mut self, waiters: impl IntoIterator<Item = Waiter>, why: Wake) {
+        for waiter in waiters {
+            self.wake(waiter, why);
+        }
+    }
+
     /// Wakes `waiter` handing it `value` (read by the woken thread from its record).
     pub(crate) fn wake_with(&mut self, waiter: Waiter, value: i64) -> bool {
         if !self.wake(waiter, Wake::Ready) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{begin, finish, get, live_count, pop_live, Step};
 use crate::error::{Errno, Result};
-use crate::runtime::{self, Hub, Object, Waiter, Wake};
+use crate::runtime::{self, Cx, Hub, Object, Waiter, Wake};
 
 /// How many items a channel buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,9 +44,10 @@ impl Object for Channel {
     }
 
     /// Waiting threads fail with EBADF; buffered items are dropped.
-    fn close(self: Box<Self>, hub: &mut Hub) {
+    fn close(self: Box<Self>, cx: &mut Cx<'_>) {
         let senders = self.senders.into_iter().map(|(w, _)| w);
-        hub.wake_all(self.receivers.into_iter().chain(senders), Wake::Closed);
+        cx.sched
+            .wake_all(self.receivers.into_iter().chain(senders), Wake::Closed);
     }
 }
 
@@ -181,7 +182,8 @@ pub fn close(id: u64) -> Result<()> {
         let receivers = std::mem::take(&mut chan.receivers);
         let senders = std::mem::take(&mut chan.senders);
         let senders = senders.into_iter().map(|(w, _)| w);
-        h.wake_all(receivers.into_iter().chain(senders), Wake::Shut);
+        h.sched
+            .wake_all(receivers.into_iter().chain(senders), Wake::Shut);
         Ok(())
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{begin, finish, get, live_count, pop_live, Step};
 use crate::error::{Errno, Result};
-use crate::runtime::{self, Hub, Object, Waiter, Wake};
+use crate::runtime::{self, Cx, Object, Waiter, Wake};
 
 pub(crate) struct Semaphore {
     count: i64,
@@ -20,8 +20,8 @@ impl Object for Semaphore {
         "semaphore"
     }
 
-    fn close(self: Box<Self>, hub: &mut Hub) {
-        hub.wake_all(self.waiters, Wake::Closed);
+    fn close(self: Box<Self>, cx: &mut Cx<'_>) {
+        cx.sched.wake_all(self.waiters, Wake::Closed);
     }
 }
 
