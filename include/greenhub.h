@@ -8,6 +8,12 @@
  * root) they run the hub until the call can complete, or fail with EDEADLK if nothing could
  * ever complete it. A killed thread's blocking calls fail with ECANCELED; a passed deadline
  * or socket timeout gives ETIMEDOUT. Each OS thread has its own hub; handles belong to it.
+ *
+ * A freed handle (kind:3 | hub:12 | generation:24 | index:24) never names another object for
+ * the life of the process. A freed slot comes back with the next generation; a slot whose
+ * 2^24 - 1 generations are used up is retired rather than wrapped (the layout is ABI, so the
+ * generation cannot grow), which makes a table run out (EMFILE) only after 2^48 creations. Hub
+ * tags are never reused either: a process can create GH_HUBS_MAX hubs.
  */
 
 #ifndef GREENHUB_H
@@ -40,6 +46,14 @@
  * A gh_serve() handler returning this stops the accept loop (not reported as a failure).
  */
 #define GH_SERVE_STOP -2147483646
+
+/**
+ * Hubs a process can create in its life (one per OS thread that uses greenhub). A hub's tag,
+ * part of every handle, is never reused, so a handle is refused by every other hub, even one
+ * created after its own hub's thread has ended. On an OS thread started after this many hubs
+ * were created, every call that needs a hub fails with EMFILE (reported once on the log).
+ */
+#define GH_HUBS_MAX 4095
 
 /**
  * Capacity of gh_chan_new() for a channel that never makes a sender wait.

@@ -6,7 +6,7 @@
 //! switch back to that loop. State lives in a thread-local `RefCell`; no borrow is held while a
 //! green thread runs or while the root waits, so user code never sees a borrowed hub.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use mio::{Events, Poll, Token};
 
 use crate::coroutine::{self, Coroutine, Resumed};
 use crate::error::{Errno, Result};
-use crate::handle::{Kind, Table};
+use crate::handle::{Kind, Table, HUB_TAG_MAX};
 use crate::net::socket::{self, Socket};
 use crate::pool::Pool;
 use crate::sync::{Channel, Event, Semaphore};
@@ -196,14 +196,28 @@ thread_local! {
     static HUB: RefCell<Option<Box<Hub>>> = const { RefCell::new(None) };
 }
 
-static NEXT_HUB_TAG: AtomicU16 = AtomicU16::new(1);
+/// Hubs created so far in this process, which is also the last tag handed out.
+static HUBS_CREATED: AtomicU16 = AtomicU16::new(0);
+
+/// The tag of a new hub: unique for the life of the process, so a handle of a hub that is gone
+/// can never be taken for one of a later hub. EMFILE once all [`HUB_TAG_MAX`] are used.
+fn take_hub_tag() -> Result<u16> {
+    HUBS_CREATED
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < HUB_TAG_MAX).then_some(n + 1)
+        })
+        .map(|n| n + 1)
+        .map_err(|_| Errno(libc::EMFILE))
+}
 
 /// Runs `f` on this thread's hub, creating the hub on first use.
 pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
     HUB.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(new_hub()?);
+            drop(slot);
+            create_hub(cell)?;
+            slot = cell.borrow_mut();
         }
         let hub = slot.as_mut().expect("created above");
         f(hub)
@@ -212,17 +226,48 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
 
 /// Out of line: the hub is built once per OS thread, and building it inline would give every
 /// caller of [`with`] a stack frame the size of a hub (green threads' stacks are small).
+/// A failure is reported outside the borrow: a log sink may call back into greenhub.
 #[cold]
 #[inline(never)]
-fn new_hub() -> Result<Box<Hub>> {
-    Ok(Box::new(Hub::new()?))
+fn create_hub(cell: &RefCell<Option<Box<Hub>>>) -> Result<()> {
+    let created = Hub::new().map(Box::new);
+    match created {
+        Ok(hub) => {
+            *cell.borrow_mut() = Some(hub);
+            Ok(())
+        }
+        Err(err) => {
+            report_no_hub(err);
+            Err(err)
+        }
+    }
+}
+
+/// Says once per OS thread why it has no hub (each of its calls fails with `err`).
+#[cold]
+fn report_no_hub(err: Errno) {
+    thread_local! {
+        static REPORTED: Cell<bool> = const { Cell::new(false) };
+    }
+    if REPORTED.with(|r| r.replace(true)) {
+        return;
+    }
+    let why = if HUBS_CREATED.load(Ordering::Relaxed) >= HUB_TAG_MAX {
+        "this process has created the most hubs it can: a hub's identity is never reused"
+    } else {
+        "it could not be created"
+    };
+    crate::log::emit(&format!(
+        "greenhub: no hub for this OS thread ({why}): its greenhub calls fail with {err}"
+    ));
 }
 
 impl Hub {
     fn new() -> Result<Hub> {
-        let tag = NEXT_HUB_TAG.fetch_add(1, Ordering::Relaxed);
         let poll = Poll::new()?;
         let completions = Arc::new(tpool::Completions::new(poll.registry(), WAKER_TOKEN)?);
+        // Taken last, so a hub that could not be built uses up no tag.
+        let tag = take_hub_tag()?;
         let mut root = Task::new(false, Some("root".to_string()));
         root.state = State::Running;
         Ok(Hub {

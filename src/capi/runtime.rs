@@ -4,6 +4,14 @@ use std::ffi::{c_char, c_void, CString};
 
 use super::call;
 
+/// Hubs a process can create in its life (one per OS thread that uses greenhub). A hub's tag,
+/// part of every handle, is never reused, so a handle is refused by every other hub, even one
+/// created after its own hub's thread has ended. On an OS thread started after this many hubs
+/// were created, every call that needs a hub fails with EMFILE (reported once on the log).
+pub const GH_HUBS_MAX: i32 = 4095;
+
+const _: () = assert!(GH_HUBS_MAX == crate::handle::HUB_TAG_MAX as i32);
+
 /// Receives report lines (a thread that failed or overflowed its stack), one line per call,
 /// NUL-terminated, without a trailing newline. It must not block (blocking calls fail with
 /// EDEADLK inside it).
