@@ -3,11 +3,12 @@
  *
  * Conventions (README.md, "API conventions"): every name starts with gh_; a failing call
  * returns -1 and sets errno; outputs are written only on success; every buffer comes with its
- * length; handles are validated (a closed, stale or foreign one gives EBADF). Blocking calls
- * work anywhere: in a green thread they switch to the hub; in the program's own code (the
- * root) they run the hub until the call can complete, or fail with EDEADLK if nothing could
- * ever complete it. A killed thread's blocking calls fail with ECANCELED; a passed deadline
- * or socket timeout gives ETIMEDOUT. Each OS thread has its own hub; handles belong to it.
+ * length (EINVAL past PTRDIFF_MAX); handles are validated (a closed, stale or foreign one gives
+ * EBADF) before anything is allocated. Blocking calls work anywhere: in a green thread they
+ * switch to the hub; in the program's own code (the root) they run the hub until the call can
+ * complete, or fail with EDEADLK if nothing could ever complete it. A killed thread's blocking
+ * calls fail with ECANCELED; a passed deadline or socket timeout gives ETIMEDOUT. Each OS
+ * thread has its own hub; handles belong to it.
  *
  * A freed handle (kind:3 | hub:12 | generation:24 | index:24) never names another object for
  * the life of the process. A freed slot comes back with the next generation; a slot whose
@@ -41,6 +42,12 @@
  * Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
  */
 #define GH_HOST_MAX 46
+
+/**
+ * Longest option value gh_setsockopt() and gh_getsockopt() take, in bytes: EINVAL past it.
+ * CPython's getsockopt has the same limit; TCP_INFO, the longest TCP option, is about 250.
+ */
+#define GH_SOCKOPT_MAX 1024
 
 /**
  * A gh_serve() handler returning this stops the accept loop (not reported as a failure).
@@ -247,13 +254,13 @@ int gh_local_addr(gh_sock s, struct gh_addr *out);
 int gh_peer_addr(gh_sock s, struct gh_addr *out);
 
 /**
- * setsockopt(2) on the socket: `len` bytes of `val`.
+ * setsockopt(2) on the socket: `len` bytes of `val`. EINVAL if `len` > GH_SOCKOPT_MAX.
  */
 int gh_setsockopt(gh_sock s, int level, int name, const void *val, size_t len);
 
 /**
- * getsockopt(2) on the socket: `*len` is the size of `val` on entry and the option's length
- * on success.
+ * getsockopt(2) on the socket: `*len` is the size of `val` on entry (EINVAL if more than
+ * GH_SOCKOPT_MAX) and the option's length on success.
  */
 int gh_getsockopt(gh_sock s, int level, int name, void *val, size_t *len);
 

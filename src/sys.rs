@@ -61,7 +61,7 @@ pub(crate) fn get_option(fd: RawFd, level: i32, name: i32, out: &mut [u8]) -> Re
     let mut len = libc::socklen_t::try_from(out.len()).map_err(|_| Errno(libc::EINVAL))?;
     // SAFETY: `out` is valid for writes of `len` bytes; the kernel updates `len`.
     retry(|| unsafe { libc::getsockopt(fd, level, name, out.as_mut_ptr().cast(), &mut len) })?;
-    Ok(len as usize)
+    Ok((len as usize).min(out.len()))
 }
 
 /// The pending error of a socket (SO_ERROR), e.g. the outcome of a non-blocking connect.

@@ -75,7 +75,7 @@ pub(crate) fn spawn_in_pool(
         Some(size) => checked_stack_size(size)?,
         None => default_stack_size(),
     };
-    let name = opts.name.map(|n| truncate_name(&n));
+    let name = opts.name.map(|n| name_kept(&n).to_string());
     let body = move || {
         let status = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(status) => status,
@@ -116,12 +116,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn truncate_name(name: &str) -> String {
+/// The part of `name` a thread keeps: at most [`NAME_MAX`] bytes, cut on a char boundary.
+pub(crate) fn name_kept(name: &str) -> &str {
     let mut end = name.len().min(NAME_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    name[..end].to_string()
+    &name[..end]
 }
 
 /// Waits for thread `id` to end and returns its status. A thread can be joined once; after
@@ -202,7 +203,7 @@ pub fn yield_now() -> Result<()> {
 pub fn set_name(id: ThreadId, name: &str) -> Result<()> {
     hub::with(|h| {
         let task = h.task_mut(id).ok_or(Errno(libc::EBADF))?;
-        task.name = Some(truncate_name(name));
+        task.name = Some(name_kept(name).to_string());
         Ok(())
     })
 }
@@ -288,9 +289,9 @@ mod tests {
 
     #[test]
     fn names_are_cut_on_char_boundaries() {
-        assert_eq!(truncate_name("short"), "short");
+        assert_eq!(name_kept("short"), "short");
         let long = "é".repeat(20);
-        let cut = truncate_name(&long);
-        assert!(cut.len() <= NAME_MAX && long.starts_with(&cut));
+        let cut = name_kept(&long);
+        assert!(cut.len() <= NAME_MAX && long.starts_with(cut));
     }
 }

@@ -12,6 +12,12 @@ use crate::net;
 /// Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
 pub const GH_HOST_MAX: usize = 46;
 
+/// Longest option value gh_setsockopt() and gh_getsockopt() take, in bytes: EINVAL past it.
+/// CPython's getsockopt has the same limit; TCP_INFO, the longest TCP option, is about 250.
+pub const GH_SOCKOPT_MAX: usize = 1024;
+
+const _: () = assert!(GH_SOCKOPT_MAX == net::SOCKOPT_MAX);
+
 /// A socket address in printable form.
 #[repr(C)]
 #[allow(non_camel_case_types)]
@@ -188,7 +194,7 @@ pub extern "C" fn gh_peer_addr(s: gh_sock, out: *mut gh_addr) -> c_int {
     })
 }
 
-/// setsockopt(2) on the socket: `len` bytes of `val`.
+/// setsockopt(2) on the socket: `len` bytes of `val`. EINVAL if `len` > GH_SOCKOPT_MAX.
 #[no_mangle]
 pub extern "C" fn gh_setsockopt(
     s: gh_sock,
@@ -204,8 +210,8 @@ pub extern "C" fn gh_setsockopt(
     })
 }
 
-/// getsockopt(2) on the socket: `*len` is the size of `val` on entry and the option's length
-/// on success.
+/// getsockopt(2) on the socket: `*len` is the size of `val` on entry (EINVAL if more than
+/// GH_SOCKOPT_MAX) and the option's length on success.
 #[no_mangle]
 pub extern "C" fn gh_getsockopt(
     s: gh_sock,
@@ -218,10 +224,15 @@ pub extern "C" fn gh_getsockopt(
         check_out(len)?;
         // SAFETY: `len` is non-NULL and points to the size of `val`, as the caller promises.
         let cap = unsafe { *len };
-        let mut tmp = vec![0u8; cap];
-        let n = net::get_option(handle(s)?, level, name, &mut tmp)?;
+        if cap > GH_SOCKOPT_MAX {
+            return Err(Errno(libc::EINVAL));
+        }
         // SAFETY: NULL or valid for `cap` writable bytes, as the caller promises.
         let val = unsafe { out_buf(val, cap) }?;
+        // Read into a copy so `val` is written only on success; bounded, so nothing any
+        // argument says is allocated.
+        let mut tmp = [0u8; GH_SOCKOPT_MAX];
+        let n = net::get_option(handle(s)?, level, name, &mut tmp[..cap])?;
         val[..n].copy_from_slice(&tmp[..n]);
         // SAFETY: checked non-NULL above.
         unsafe { *len = n };

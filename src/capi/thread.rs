@@ -67,8 +67,9 @@ pub(crate) fn spawn_options(opts: *const gh_spawn_opts) -> Result<SpawnOptions> 
     };
     Ok(SpawnOptions {
         stack_size: (o.stack_size != 0).then_some(o.stack_size),
-        // SAFETY: NULL or a NUL-terminated string, as the field's contract says.
-        name: unsafe { opt_str(o.name) }?.map(str::to_string),
+        // SAFETY: NULL or a NUL-terminated string, as the field's contract says. Only the
+        // part kept is copied, however long the string.
+        name: unsafe { opt_str(o.name) }?.map(|n| green::name_kept(n).to_string()),
         socket: if o.sock == 0 {
             None
         } else {

@@ -11,6 +11,84 @@
 
 #define ROOT_DEADLINE_MS 10000
 
+/* Larger than any object can be (PTRDIFF_MAX + 1), with a real, small buffer behind it. */
+#define PAST_ANY_BUFFER ((size_t)PTRDIFF_MAX + 1)
+
+/* gh_getsockopt used to allocate *len bytes before looking at the handle: 1 << 40 aborted the
+ * process, SIZE_MAX gave EIO from a caught panic. */
+static void test_getsockopt_len_never_allocated(void) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  gh_deadline_pop();
+  CHECK_EQ(gh_close(b), 0);
+  int v = 999;
+  size_t lens[] = {(size_t)1 << 40, SIZE_MAX, PAST_ANY_BUFFER, GH_SOCKOPT_MAX + 1};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    size_t len = lens[i];
+    /* b is closed: EBADF or EINVAL, whichever is checked first; never an abort or EIO. */
+    CHECK_ERR2(gh_getsockopt(b, SOL_SOCKET, SO_TYPE, &v, &len), EBADF, EINVAL);
+    CHECK_EQ(len, lens[i]);
+    /* a is live: the length alone is refused. */
+    CHECK_ERR(gh_getsockopt(a, SOL_SOCKET, SO_TYPE, &v, &len), EINVAL);
+    CHECK_EQ(len, lens[i]);
+    CHECK_EQ(v, 999);
+  }
+  /* Up to GH_SOCKOPT_MAX works: TCP_INFO is the longest TCP option. */
+  static unsigned char info[GH_SOCKOPT_MAX];
+  size_t len = sizeof info;
+  CHECK_EQ(gh_getsockopt(a, IPPROTO_TCP, TCP_INFO, info, &len), 0);
+  CHECKF(len > 0 && len <= GH_SOCKOPT_MAX, "TCP_INFO length %zu", len);
+  len = sizeof v;
+  CHECK_EQ(gh_getsockopt(a, SOL_SOCKET, SO_TYPE, &v, &len), 0);
+  CHECK_EQ(v, SOCK_STREAM);
+  /* setsockopt takes the same bound. */
+  static unsigned char big[GH_SOCKOPT_MAX + 1];
+  CHECK_ERR(gh_setsockopt(a, SOL_SOCKET, SO_RCVBUF, big, sizeof big), EINVAL);
+  CHECK_ERR(gh_setsockopt(a, SOL_SOCKET, SO_RCVBUF, big, SIZE_MAX), EINVAL);
+  int one = 1;
+  CHECK_EQ(gh_setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  CHECK_EQ(gh_close(a), 0);
+}
+
+/* A length past PTRDIFF_MAX cannot describe a buffer: EINVAL at once, nothing sent, received
+ * or waited for (with the peer silent, a receive would otherwise wait for the deadline). */
+static void test_buffer_lengths_past_any_object(void) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  gh_deadline_pop();
+  char buf[16] = "untouched";
+  gh_deadline_push(2000);
+  double t0 = now_ms();
+  CHECK_ERR(gh_recv(a, buf, PAST_ANY_BUFFER), EINVAL);
+  CHECK_ERR(gh_readline(a, buf, PAST_ANY_BUFFER), EINVAL);
+  CHECK_ERR(gh_read_until(a, "\n", PAST_ANY_BUFFER, buf, sizeof buf), EINVAL);
+  CHECK_ERR(gh_send(a, buf, PAST_ANY_BUFFER), EINVAL);
+  CHECK_ERR(gh_sendall(a, buf, SIZE_MAX), EINVAL);
+  double el = now_ms() - t0;
+  gh_deadline_pop();
+  CHECKF(el < 1000, "the refused calls took %.0f ms", el);
+  CHECK(strcmp(buf, "untouched") == 0);
+  /* Nothing reached the peer, and the pair still works both ways. */
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  CHECK_EQ(gh_sendall(a, "x\n", 2), 0);
+  CHECK_EQ(gh_readline(b, buf, sizeof buf), 2);
+  CHECK(memcmp(buf, "x\n", 2) == 0);
+  CHECK_EQ(gh_sendall(b, "y", 1), 0);
+  CHECK_EQ(gh_recv(a, buf, sizeof buf), 1);
+  CHECK_EQ(buf[0], 'y');
+  gh_deadline_pop();
+  gh_close(a);
+  gh_close(b);
+}
+
 /* A slot is reused with a new generation each time; after its 2^24 - 1 generations it is
  * retired. Before, the generation wrapped and the first handle named the 2^24-th semaphore. */
 static void test_freed_handle_never_names_another_object(void) {
@@ -44,6 +122,8 @@ static void test_freed_handle_never_names_another_object(void) {
 }
 
 const test_case limit_tests[] = {
+    {"getsockopt_len_never_allocated", test_getsockopt_len_never_allocated},
+    {"buffer_lengths_past_any_object", test_buffer_lengths_past_any_object},
     {"freed_handle_never_names_another_object", test_freed_handle_never_names_another_object},
     {NULL, NULL},
 };
