@@ -405,8 +405,8 @@ int gh_sem_acquire(gh_sem s, int64_t timeout_ms);
 int gh_sem_try_acquire(gh_sem s);
 
 /**
- * Returns a permit, handing it to the first waiter if any. EOVERFLOW for a bounded semaphore
- * already at its initial value (nothing changes).
+ * Returns a permit, handing it to the first waiter if any. EOVERFLOW (nothing changes) for a
+ * bounded semaphore already at its initial value, or a counting one at INT64_MAX permits.
  */
 int gh_sem_release(gh_sem s);
 

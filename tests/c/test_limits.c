@@ -121,9 +121,26 @@ static void test_freed_handle_never_names_another_object(void) {
   gh_sem_free(live);
 }
 
+/* A counting semaphore's count is an int64_t: releasing at INT64_MAX used to wrap it to
+ * INT64_MIN (and the semaphore then never gave a permit again). */
+static void test_sem_release_at_int64_max(void) {
+  gh_sem s = gh_sem_new(INT64_MAX - 1);
+  REQUIRE(s > 0);
+  CHECK_EQ(gh_sem_release(s), 0);
+  CHECK_ERR(gh_sem_release(s), EOVERFLOW);
+  int64_t value = 0, waiting = -1;
+  CHECK_EQ(gh_sem_stat(s, &value, &waiting), 0);
+  CHECKF(value == INT64_MAX, "count %lld after a refused release", (long long)value);
+  CHECK_EQ(waiting, 0);
+  CHECK_EQ(gh_sem_try_acquire(s), 0);
+  CHECK_EQ(gh_sem_release(s), 0);
+  CHECK_EQ(gh_sem_free(s), 0);
+}
+
 const test_case limit_tests[] = {
     {"getsockopt_len_never_allocated", test_getsockopt_len_never_allocated},
     {"buffer_lengths_past_any_object", test_buffer_lengths_past_any_object},
     {"freed_handle_never_names_another_object", test_freed_handle_never_names_another_object},
+    {"sem_release_at_int64_max", test_sem_release_at_int64_max},
     {NULL, NULL},
 };
