@@ -34,11 +34,6 @@
 
 
 /**
- * A serve handler returning this stops the loop (it is not reported as a failure).
- */
-#define SERVE_STOP (INT32_MIN + 2)
-
-/**
  * Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
  */
 #define GH_HOST_MAX 46
