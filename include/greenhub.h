@@ -168,8 +168,9 @@ extern "C" {
 
 /**
  * Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
- * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
- * picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+ * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
+ * gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
+ * owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
  */
 gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 
@@ -182,8 +183,12 @@ gh_sock gh_accept(gh_sock listener, struct gh_addr *peer);
 
 /**
  * Connects to `host:port`, trying every address the name resolves to (names are resolved on
- * the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
- * when the name does not resolve.
+ * the thread pool, see gh_tpool_execute, so the hub keeps running). A name that does not
+ * resolve fails with ENXIO ("no such device or address"), an errno connect(2) never gives,
+ * so it cannot be mistaken for an address that cannot be reached (EADDRNOTAVAIL,
+ * ENETUNREACH, ...): getaddrinfo said EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY or EAI_FAIL.
+ * EAGAIN: resolving failed for now (EAI_AGAIN: the name server did not answer; or no worker
+ * thread could be started); try again later. Otherwise connect(2)'s errno (ECONNREFUSED...).
  */
 gh_sock gh_connect(const char *host, uint16_t port);
 

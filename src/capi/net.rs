@@ -55,8 +55,9 @@ fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
 }
 
 /// Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
-/// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
-/// picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+/// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
+/// gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
+/// owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
 #[no_mangle]
 pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> gh_sock {
     call(-1, || {
@@ -81,8 +82,12 @@ pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
 }
 
 /// Connects to `host:port`, trying every address the name resolves to (names are resolved on
-/// the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
-/// when the name does not resolve.
+/// the thread pool, see gh_tpool_execute, so the hub keeps running). A name that does not
+/// resolve fails with ENXIO ("no such device or address"), an errno connect(2) never gives,
+/// so it cannot be mistaken for an address that cannot be reached (EADDRNOTAVAIL,
+/// ENETUNREACH, ...): getaddrinfo said EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY or EAI_FAIL.
+/// EAGAIN: resolving failed for now (EAI_AGAIN: the name server did not answer; or no worker
+/// thread could be started); try again later. Otherwise connect(2)'s errno (ECONNREFUSED...).
 #[no_mangle]
 pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
     call(-1, || {

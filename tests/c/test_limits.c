@@ -137,10 +137,46 @@ static void test_sem_release_at_int64_max(void) {
   CHECK_EQ(gh_sem_free(s), 0);
 }
 
+/* What getaddrinfo itself says about `name`, as the errno greenhub gives for it (0: resolves). */
+static int resolver_errno(const char *name) {
+  struct addrinfo hints, *list = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(name, NULL, &hints, &list);
+  if (rc == 0) freeaddrinfo(list);
+  switch (rc) {
+    case 0: return 0;
+    case EAI_AGAIN: return EAGAIN;
+    case EAI_MEMORY: return ENOMEM;
+    default: return ENXIO;
+  }
+}
+
+/* A name that does not resolve used to give EADDRNOTAVAIL, which is also what a local address
+ * the machine lacks gives: the two could not be told apart. */
+static void test_unresolvable_name_has_its_own_errno(void) {
+  const char *name = "no-such-host.invalid"; /* RFC 2606: never resolves */
+  int want = resolver_errno(name);
+  REQUIRE(want != 0);
+  th_note("getaddrinfo(\"%s\") says %s", name, th_errname(want));
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  CHECK_ERR(gh_connect(name, 1), want);
+  CHECK_ERR(gh_listen(name, 0, 4), want);
+  /* Not a name: an address this machine does not have, or that refuses. */
+  CHECK_ERR(gh_listen("192.0.2.1", 0, 4), EADDRNOTAVAIL);
+  uint16_t port;
+  gh_sock l = listen_local(&port);
+  REQUIRE(l > 0);
+  CHECK_EQ(gh_close(l), 0);
+  CHECK_ERR(gh_connect("127.0.0.1", port), ECONNREFUSED);
+  gh_deadline_pop();
+}
+
 const test_case limit_tests[] = {
     {"getsockopt_len_never_allocated", test_getsockopt_len_never_allocated},
     {"buffer_lengths_past_any_object", test_buffer_lengths_past_any_object},
     {"freed_handle_never_names_another_object", test_freed_handle_never_names_another_object},
     {"sem_release_at_int64_max", test_sem_release_at_int64_max},
+    {"unresolvable_name_has_its_own_errno", test_unresolvable_name_has_its_own_errno},
     {NULL, NULL},
 };

@@ -31,6 +31,18 @@ _get_ident = threading.get_ident
 _HUB_THREAD = _core.HUB_THREAD
 _io_call = _core.io_call
 
+_gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
+_gai_strerror.restype = ctypes.c_char_p
+_gai_strerror.argtypes = [c_int]
+
+#: The getaddrinfo error a name-resolution errno of gh_connect/gh_listen stands for.
+GAI_ERROR_OF_ERRNO = {errno.ENXIO: socket.EAI_NONAME, errno.EAGAIN: socket.EAI_AGAIN}
+
+
+def gaierror(code):
+    """``socket.gaierror`` for getaddrinfo error *code*, as the standard library raises it."""
+    return socket.gaierror(code, _gai_strerror(code).decode("utf-8", "replace"))
+
 
 def _raise_errno(err=None):
     raise _core.error_from_errno(get_errno() if err is None else err)
@@ -295,7 +307,7 @@ class GreenSocket:
             socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
         )
         if not infos:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            raise gaierror(socket.EAI_NONAME)
         resolved = infos[0][4]
         return resolved[:2] + tuple(address[2:]) if self.family == socket.AF_INET6 else resolved
 
