@@ -574,8 +574,9 @@ gh_thread gh_self(void);
 int gh_sleep(int64_t ms);
 
 /**
- * Lets every other runnable green thread run once (in the root: also polls for I/O).
- * ECANCELED if the caller was killed.
+ * Lets every other runnable green thread run once; due timers fire and ready I/O is noticed
+ * before the caller runs again, in the root as in a green thread (see README, "Scheduling
+ * order"). ECANCELED if the caller was killed.
  */
 int gh_yield(void);
 

@@ -744,12 +744,27 @@ fn flush_reports() {
     });
 }
 
-/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
-/// One borrow of the hub per switch: it takes back the thread that stopped and picks the next.
-fn run_until_root_runs() {
-    // Whatever is queued already runs before the first poll.
+/// How the root entered the loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RootEntry {
+    /// It waits: whatever is queued runs before the first poll (spawned threads start without
+    /// a system call first).
+    Wait,
+    /// It yielded and is queued at the back: like a green thread's yield, it is outside the
+    /// current batch, so timers fire and I/O is polled (when anything waits for it) before it
+    /// runs again. Taking it into the batch would let a root looping on yield run forever
+    /// without either.
+    Yield,
+}
+
+/// The scheduling loop, run by the root while it waits or yields. Returns when the root is
+/// runnable. One borrow of the hub per switch: it takes back the thread that stopped and
+/// picks the next.
+fn run_until_root_runs(entry: RootEntry) {
     let mut step = with(|h| {
-        h.batch_left = h.batch_left.max(h.run_queue.len());
+        if entry == RootEntry::Wait {
+            h.batch_left = h.batch_left.max(h.run_queue.len());
+        }
         Ok(h.next_step())
     });
     loop {
@@ -772,7 +787,7 @@ fn run_until_root_runs() {
 #[inline(always)]
 pub(crate) fn wait(waiter: Waiter) -> Result<()> {
     if waiter.task == ROOT {
-        run_until_root_runs();
+        run_until_root_runs(RootEntry::Wait);
         return with(|h| h.end_root_wait());
     }
     Wake::result_of(coroutine::suspend(REQUEST_WAIT))
@@ -787,7 +802,7 @@ pub(crate) fn yield_now() -> Result<()> {
         return Wake::result_of(coroutine::suspend(REQUEST_YIELD));
     }
     with(|h| h.requeue_root())?;
-    run_until_root_runs();
+    run_until_root_runs(RootEntry::Yield);
     Ok(())
 }
 

@@ -146,8 +146,9 @@ pub extern "C" fn gh_sleep(ms: i64) -> c_int {
     })
 }
 
-/// Lets every other runnable green thread run once (in the root: also polls for I/O).
-/// ECANCELED if the caller was killed.
+/// Lets every other runnable green thread run once; due timers fire and ready I/O is noticed
+/// before the caller runs again, in the root as in a green thread (see README, "Scheduling
+/// order"). ECANCELED if the caller was killed.
 #[no_mangle]
 pub extern "C" fn gh_yield() -> c_int {
     call(-1, || green::yield_now().map(|()| 0))
