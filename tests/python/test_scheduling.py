@@ -63,3 +63,13 @@ def test_main_loop_on_sleep0_lets_timers_fire(eventlet):
     turns = sleep0_until(eventlet, lambda: done)
     assert done, f"a 20 ms sleep never ended: {turns} sleep(0) in {WATCHDOG}s"
     assert done[0] - t0 < 1.0
+
+
+@pytest.mark.parametrize("spawn_after", ["spawn_after", "spawn_after_local"])
+def test_spawn_after_zero_has_started_after_one_sleep0(eventlet, spawn_after):
+    ran = []
+    gt = getattr(eventlet.greenthread, spawn_after)(0, lambda: ran.append("ran") or "result")
+    eventlet.sleep(0)
+    assert ran == ["ran"], "f had not started after one sleep(0)"
+    gt.cancel()  # too late: it has run
+    assert gt.wait() == "result"

@@ -740,7 +740,9 @@ def bootstrap(glet, func, args, kwargs, delay):
         gid = glet._gid = lib.gh_self()
     try:
         try:
-            if delay is not None and glet._pre_exc is None:
+            # A zero delay is no wait at all: Eventlet's spawn_after(0, f) is spawn(f), whose
+            # f has started after its spawner's next sleep(0).
+            if delay and glet._pre_exc is None:
                 try:
                     sleep(delay)
                 except BaseException:
