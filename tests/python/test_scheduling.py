@@ -73,3 +73,34 @@ def test_spawn_after_zero_has_started_after_one_sleep0(eventlet, spawn_after):
     assert ran == ["ran"], "f had not started after one sleep(0)"
     gt.cancel()  # too late: it has run
     assert gt.wait() == "result"
+
+
+def test_rendezvous_queue_runs_the_getter_before_put_returns(eventlet):
+    q = eventlet.queue.Queue(0)
+    events = []
+
+    def getter():
+        events.append(q.get())
+        events.append(q.get())
+
+    eventlet.spawn(getter)
+    events.append("sending")
+    q.put("hello")
+    events.append("sent hello")
+    q.put("world")
+    events.append("sent world")
+    assert events == ["sending", "hello", "sent hello", "world", "sent world"]
+
+
+def test_rendezvous_put_nowait_runs_the_waiting_getter_first(eventlet):
+    q = eventlet.queue.LightQueue(0)
+    events = []
+
+    def getter():
+        events.append(q.get())
+
+    eventlet.spawn(getter)
+    eventlet.sleep(0)  # the getter waits
+    q.put_nowait("item")
+    events.append("put returned")
+    assert events == ["item", "put returned"]
