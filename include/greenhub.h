@@ -194,7 +194,8 @@ gh_sock gh_connect(const char *host, uint16_t port);
 
 /**
  * Receives up to `len` bytes into `buf` (data buffered by gh_readline comes first).
- * Returns the byte count, 0 at end of stream.
+ * Returns the byte count, 0 at end of stream. A connection the peer reset fails with
+ * ECONNRESET (the Python shim reads that as end of file, as Eventlet does).
  */
 ssize_t gh_recv(gh_sock s, void *buf, size_t len);
 

@@ -98,7 +98,8 @@ pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
 }
 
 /// Receives up to `len` bytes into `buf` (data buffered by gh_readline comes first).
-/// Returns the byte count, 0 at end of stream.
+/// Returns the byte count, 0 at end of stream. A connection the peer reset fails with
+/// ECONNRESET (the Python shim reads that as end of file, as Eventlet does).
 #[no_mangle]
 pub extern "C" fn gh_recv(s: gh_sock, buf: *mut c_void, len: usize) -> libc::ssize_t {
     call(-1, || {

@@ -7,6 +7,7 @@ an ``eventlet.Timeout`` on top of the conftest watchdog.
 """
 
 import socket
+import struct
 
 import pytest
 
@@ -58,3 +59,65 @@ def test_an_unreachable_address_is_not_a_gaierror(eventlet):
         eventlet.connect(("127.0.0.1", port))
     with pytest.raises(ConnectionRefusedError):
         eventlet.connect(("localhost", port))
+
+
+# --------------------------------------------------------------------------- reset by the peer
+
+
+def reset_pair(eventlet):
+    """(server side, listener) of a connection its client has reset (RST, not FIN)."""
+    server = eventlet.listen(("127.0.0.1", 0))
+    client = eventlet.connect(("127.0.0.1", server.getsockname()[1]))
+    conn, _ = server.accept()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # linger 0: the close sends RST
+    eventlet.sleep(0.01)
+    return conn, server
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "recv",
+        "recv_flags",
+        "recv_into",
+        pytest.param(
+            "recvfrom",
+            marks=pytest.mark.greenhub_only(
+                reason="Eventlet's recvfrom returns b'' there, not a (data, address) tuple"
+            ),
+        ),
+        "makefile",
+    ],
+)
+def test_reading_a_reset_connection_is_end_of_file(eventlet, how):
+    """Eventlet reads ECONNRESET (and ESHUTDOWN, EPIPE) as end of file, for every reader."""
+    conn, server = reset_pair(eventlet)
+    try:
+        if how == "recv":
+            assert conn.recv(16) == b""
+        elif how == "recv_flags":
+            assert conn.recv(16, socket.MSG_PEEK) == b""
+        elif how == "recv_into":
+            assert conn.recv_into(bytearray(16)) == 0
+        elif how == "recvfrom":
+            assert conn.recvfrom(16)[0] == b""
+        else:
+            f = conn.makefile("rb")
+            assert f.readline() == b""
+            f.close()
+    finally:
+        conn.close()
+        server.close()
+
+
+def test_a_non_blocking_socket_still_raises_on_reset(eventlet):
+    """Eventlet hands a non-blocking socket's recv straight to the system: the reset raises."""
+    conn, server = reset_pair(eventlet)
+    try:
+        conn.setblocking(False)
+        with pytest.raises(ConnectionResetError):
+            conn.recv(16)
+    finally:
+        conn.close()
+        server.close()
