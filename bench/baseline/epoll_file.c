@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define PATH_MAX_LEN 4096 /* as the example: a path of up to 4096 bytes, then its NUL */
-#define BACKLOG 50        /* the same backlog as greenhub's examples */
+#define BACKLOG SOMAXCONN /* the same backlog as greenhub's examples */
 #define MAX_EVENTS 256
 
 struct conn {
