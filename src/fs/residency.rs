@@ -115,6 +115,36 @@ mod tests {
     use std::io::Write;
     use std::os::fd::AsRawFd;
 
+    /// The mount's answer (statx + statmount, remembered) agrees with fstatfs's.
+    #[test]
+    fn mount_type_agrees_with_fstatfs() {
+        for path in [
+            "/",
+            "/proc",
+            "/dev/shm",
+            "/sys",
+            &std::env::temp_dir().to_string_lossy(),
+        ] {
+            let Ok(f) = std::fs::File::open(path) else {
+                continue;
+            };
+            let fd = f.as_raw_fd();
+            let by_statfs = LOCAL_FILESYSTEMS.contains(&sys::fs_type(fd).unwrap());
+            assert_eq!(is_local(fd).unwrap(), by_statfs, "{path}");
+            assert_eq!(is_local(fd).unwrap(), by_statfs, "{path}, remembered");
+        }
+        assert!(
+            !is_local(open_proc()).unwrap(),
+            "procfs is not a local filesystem"
+        );
+        assert_eq!(is_local(-1), Err(Errno(libc::EBADF)));
+    }
+
+    fn open_proc() -> RawFd {
+        use std::os::fd::IntoRawFd;
+        std::fs::File::open("/proc/self").unwrap().into_raw_fd()
+    }
+
     /// cachestat and its mincore fallback agree, before and after the pages are dropped.
     #[test]
     fn cachestat_and_mincore_agree() {
@@ -126,7 +156,8 @@ mod tests {
         let f = std::fs::File::open(&path).unwrap();
         let fd = f.as_raw_fd();
         let page = crate::sys::page_size() as u64;
-        let by_mincore = |off: u64, len: u64| resident_by_mincore(fd, off, off + len, page);
+        let by_mincore =
+            |off: u64, len: u64| resident_by_mincore(fd, off & !(page - 1), off + len, page);
         std::fs::read(&path).unwrap(); // into the cache
         assert!(resident(fd, 0, 256 << 10));
         assert!(by_mincore(0, 256 << 10));
