@@ -217,6 +217,9 @@ ssize_t gh_file_pread(int fd, void *buf, size_t len, int64_t offset);
  * Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
  * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
  * picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+ * `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+ * at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+ * (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
  */
 gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 

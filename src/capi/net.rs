@@ -47,6 +47,9 @@ fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
 /// Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
 /// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
 /// picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+/// `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+/// at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+/// (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
 #[no_mangle]
 pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> gh_sock {
     call(-1, || {
