@@ -19,7 +19,8 @@ pub(crate) const SEND_CHUNK: usize = 1 << 20;
 /// A chunk (at most [`SEND_CHUNK`]) whose pages are all in the page cache of a local filesystem
 /// goes with sendfile(2), which then cannot block on the file. Any other chunk is read on the
 /// thread pool into memory and sent from there, so a slow disk or FUSE file stalls only this
-/// thread. Between chunks the sender yields.
+/// thread. After each cached chunk the sender yields (a chunk read on the pool has let the
+/// others run already).
 pub fn sendfile(id: SocketId, fd: RawFd, offset: i64, count: usize) -> Result<usize> {
     if fd < 0 {
         return Err(Errno(libc::EBADF));
@@ -31,18 +32,29 @@ pub fn sendfile(id: SocketId, fd: RawFd, offset: i64, count: usize) -> Result<us
     hub::with(|h| socket::get(h, id).map(|_| ()))?; // EBADF before any work on the file
     let local = residency::is_local(fd)?;
     let mut offset = offset;
+    let mut resident_end = offset; // the bytes before this offset were found in the page cache
     let mut sent = 0;
     while sent < count {
-        if sent > 0 {
-            hub::yield_now()?;
+        let left = count - sent;
+        if local && offset >= resident_end {
+            let chunk = left.min(SEND_CHUNK);
+            if residency::resident(fd, offset as u64, chunk) {
+                resident_end = offset + chunk as i64;
+            }
         }
-        let chunk = (count - sent).min(SEND_CHUNK);
-        let n = if local && residency::resident(fd, offset as u64, chunk) {
-            retry_io(id, Direction::Write, |s| {
-                sys::sendfile(s.raw(), fd, &mut offset, chunk)
-            })?
+        let n = if offset < resident_end {
+            // What a partial send left of a checked chunk goes without checking it again.
+            let len = left.min((resident_end - offset) as usize);
+            let n = retry_io(id, Direction::Write, |s| {
+                sys::sendfile(s.raw(), fd, &mut offset, len)
+            })?;
+            if n == len && n < left {
+                hub::yield_now()?; // a whole chunk went and the socket takes more: others' turn
+            }
+            n
         } else {
-            let data = read_on_pool(fd, offset, chunk)?;
+            // Only this thread waits for the read; the others run meanwhile.
+            let data = read_on_pool(fd, offset, left.min(SEND_CHUNK))?;
             sendall(id, &data)?;
             offset += data.len() as i64;
             data.len()
