@@ -199,7 +199,7 @@ int gh_open_beneath(int dirfd, const char *path, int flags, struct gh_file_info 
  * Reads up to `len` bytes from file `fd` at its current position (which advances) into `buf`;
  * returns the count, 0 at end of file. Data in the page cache is read at once
  * (preadv2 RWF_NOWAIT). Otherwise the read runs on the thread pool, at most 1 MiB of it, and
- * only the calling thread waits; a FUSE or network file always takes that path. The count may
+ * only the calling thread waits; so do reads of FUSE files (FUSE has no RWF_NOWAIT). The count may
  * be less than `len` before the end of the file (part of it cached, or the 1 MiB bound): call
  * again for the rest. If the caller is killed (ECANCELED) or its deadline passes (ETIMEDOUT)
  * during a pool read, the bytes that read consumes are lost (the position has moved).

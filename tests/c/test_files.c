@@ -619,6 +619,12 @@ static void test_sendfile_count_clamped(void) {
     char buf[32];
     CHECK_EQ(recv_exact(b, buf, 23), 23);
     CHECKF(memcmp(buf, "0123456789" "56789" "23456789", 23) == 0, "wrong bytes");
+    int p[2];
+    if (pipe(p) == 0) {
+      CHECK_ERR(gh_sendfile(a, p[0], 0, 10), ESPIPE); /* not seekable */
+      close(p[0]);
+      close(p[1]);
+    }
     gh_close(a);
     gh_close(b);
   }
