@@ -39,7 +39,7 @@ pub fn sendfile(id: SocketId, fd: RawFd, offset: i64, count: usize) -> Result<us
         if local && offset >= resident_end {
             let chunk = left.min(SEND_CHUNK);
             if residency::resident(fd, offset as u64, chunk) {
-                resident_end = offset + chunk as i64;
+                resident_end = offset.saturating_add(chunk as i64);
             }
         }
         let n = if offset < resident_end {
