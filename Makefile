@@ -49,9 +49,11 @@ test: check-header check-exports lint test-rust test-c test-e2e test-python
 test-rust:
 	$(CARGO) test --release
 
-test-c: examples $(CTESTS)
+# The file tests mount a FUSE filesystem (tests/fuse/slowfs.py), run by the venv's Python.
+test-c: examples $(CTESTS) $(VENV)/.ready
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -fsyntax-only -Iinclude tests/c/compile_cxx.cpp
-	./$(BUILD)/test_api
+	GH_TEST_PYTHON=$(abspath $(VENV))/bin/python GH_TEST_SLOWFS=$(abspath tests/fuse/slowfs.py) \
+		./$(BUILD)/test_api
 
 $(VENV)/.ready: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)

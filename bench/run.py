@@ -11,7 +11,8 @@ into build/bench/), installs Eventlet, gevent and uvloop into bench/.venv when i
     window, its own CPU time, the server's CPU time, the busy share of each CPU, and the
     server's RSS at the end of the window (connections still established and active).
   * micro: switch cost, spawn + exit cost, Python green switch, memory per idle connection at
-    10,000 connections, and how many green threads can live at once.
+    10,000 connections, how many green threads can live at once, and file_server's other
+    clients' latency while one fetches a slow FUSE file or a 2 GiB cached one (slow_files.py).
 
 Results: bench/results/<timestamp>.json (JSON lines, one object per measurement, the first one
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
@@ -48,6 +49,7 @@ CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
 PY_PACKAGES = ["eventlet", "gevent", "uvloop"]
 SHIM_ECHO = os.path.join(ROOT, "bindings", "python", "examples", "echo_server.py")
 SHIM_DIR = os.path.join(ROOT, "bindings", "python")
+TESTS_PY = os.path.join(ROOT, ".venv", "bin", "python")  # make's venv: pytest, fusepy
 
 HAVE_TASKSET = shutil.which("taskset") is not None
 
@@ -426,6 +428,13 @@ def run_micro(args):
     log("micro: live green threads without connections, until spawn fails (bound 40000)")
     add("max threads parked", micro_json(pinned(SERVER_CPU, [os.path.join(BB, "idle_conns"), "-m",
                                                              "threads", "-n", "40000"]), 120))
+    # file_server's other clients while one fetches a slow FUSE file or a 2 GiB cached one
+    # (bench/slow_files.py; FUSE needs fusepy, which `make test` puts in .venv, and root)
+    py = TESTS_PY if os.path.exists(TESTS_PY) else sys.executable
+    for scenario in ("idle", "open", "read", "big"):
+        log("micro: file_server's other clients during a slow fetch (%s)" % scenario)
+        add("slow files " + scenario, micro_json([py, os.path.join(HERE, "slow_files.py"),
+                                                  "--only", scenario, "--json"], 300))
     return recs
 
 
@@ -587,6 +596,11 @@ def targets(macro, micro):
         v = by.get(name, {}).get(key)
         lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if v is None else
                                           "%.0f ns  %s" % (v, verdict(v <= limit))))
+    for scenario, what in (("open", "a 3 s open"), ("read", "200 ms reads"), ("big", "2 GiB cached")):
+        m = by.get("slow files " + scenario)
+        lines.append("%-30s %-28s %s" % (
+            "others' max latency, %s" % what, "file_server", "not measured" if m is None else
+            "%.1f ms  %s" % (m["others_max_ms"], verdict(m["others_max_ms"] < m["target_ms"]))))
     probe, parked = by.get("max threads with connections"), by.get("max threads parked")
     if probe:
         clean = parked and parked["stopped_by"] == "spawn" and parked.get("recovered") is True
@@ -614,6 +628,11 @@ def micro_summary(m):
     if n.startswith("py_switch"):
         return "%.0f ns per switch (median of %d runs of %d switches, Python %s)" % (
             m["ns_per_switch_median"], len(m["ns_per_switch"]), m["switches"], m["python"])
+    if n.startswith("slow files"):
+        return ("fetch %.2f s; the other clients: max %.1f ms, p99 %.1f ms over %d requests "
+                "(%s)" % (m["fetch_s"], m["others_max_ms"], m["others_p99_ms"], m["pings"],
+                          "target max < %d ms" % m["target_ms"] if m["target_ms"]
+                          else "no slow fetch: this machine's floor"))
     if m.get("mode") == "mem":
         return ("%d connections: %.1f KiB per idle connection (RSS %.1f -> %.1f MB); stack pages "
                 "resident, low to high: %s" % (m["count"], m["bytes_per_thread"] / 1024,

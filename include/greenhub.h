@@ -68,6 +68,21 @@
 #define GH_STATUS_STACK_OVERFLOW INT32_MIN
 
 /**
+ * What gh_open_beneath() found about the file it opened (taken with fstat(2) right after the
+ * open, where the open ran).
+ */
+typedef struct gh_file_info {
+  /**
+   * st_mode: type and permission bits (test the type with S_ISREG, S_ISDIR, ...).
+   */
+  uint32_t mode;
+  /**
+   * st_size: the size in bytes.
+   */
+  int64_t size;
+} gh_file_info;
+
+/**
  * A green socket handle (> 0). Closed, stale or foreign handles give EBADF.
  */
 typedef int64_t gh_sock;
@@ -167,10 +182,61 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Opens `path` beneath the directory open as `dirfd`, and returns the new file descriptor
+ * (close-on-exec, no controlling terminal); the caller owns it and closes it with close(2).
+ * Only the calling green thread waits; the hub keeps serving the others.
+ *
+ * Confinement (openat2(2) RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, Linux 5.6 or later): the
+ * path is resolved inside `dirfd` only. A `..` that climbs above it, an absolute path, and a
+ * symlink leading out of it (absolute, or relative through `..`) fail with EXDEV; a magic link
+ * (/proc/self/fd/N and the like) with ELOOP. On a kernel without openat2 nothing is opened
+ * (ENOSYS): the path could not be confined.
+ *
+ * `flags`: O_RDONLY, O_WRONLY or O_RDWR, with any of O_APPEND, O_TRUNC, O_NOFOLLOW,
+ * O_DIRECTORY, O_NOATIME, O_NONBLOCK, O_CLOEXEC, O_NOCTTY; anything else (O_CREAT, O_PATH, ...)
+ * gives EINVAL. Pass O_NONBLOCK when the path may name a FIFO or a device, whose open can wait
+ * forever otherwise (on a pool worker). If `info` is not NULL the file's type and size are
+ * written there on success.
+ *
+ * Cost: a read-only open of a path whose every component is in the kernel's dentry cache, on a
+ * local filesystem (ext4, xfs, btrfs, tmpfs, overlayfs, ...) and not crossing a mount point,
+ * is made at once (RESOLVE_CACHED). Any other open (a disk lookup, FUSE, NFS, a write) runs on
+ * the thread pool (gh_tpool_execute). If the caller is killed (ECANCELED) or its deadline
+ * passes (ETIMEDOUT) meanwhile, the call fails at once; the open finishes on its worker, which
+ * closes the descriptor it got: nothing leaks.
+ *
+ * Errors: EBADF (`dirfd` is not open), ENOTDIR (`dirfd` is not a directory), EINVAL (`path`
+ * NULL, or bad `flags`), EXDEV, ELOOP and ENOSYS as above, and the errors of openat2(2)
+ * (ENOENT, EACCES, EISDIR, ...).
+ */
+int gh_open_beneath(int dirfd, const char *path, int flags, struct gh_file_info *info);
+
+/**
+ * Reads up to `len` bytes from file `fd` at its current position (which advances) into `buf`;
+ * returns the count, 0 at end of file. Data in the page cache is read at once
+ * (preadv2 RWF_NOWAIT). Otherwise the read runs on the thread pool, at most 1 MiB of it, and
+ * only the calling thread waits; so do reads of FUSE files (FUSE has no RWF_NOWAIT). The count may
+ * be less than `len` before the end of the file (part of it cached, or the 1 MiB bound): call
+ * again for the rest. If the caller is killed (ECANCELED) or its deadline passes (ETIMEDOUT)
+ * during a pool read, the bytes that read consumes are lost (the position has moved).
+ * EBADF if `fd` is not open for reading; EINVAL if `buf` is NULL with `len` > 0.
+ */
+ssize_t gh_file_read(int fd, void *buf, size_t len);
+
+/**
+ * Like gh_file_read() at `offset` (EINVAL if negative); the file position is neither used nor
+ * moved, and a killed or timed-out caller loses nothing.
+ */
+ssize_t gh_file_pread(int fd, void *buf, size_t len, int64_t offset);
+
+/**
  * Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
  * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
  * gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
  * owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
+ * `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+ * at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+ * (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
  */
 gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 
@@ -223,8 +289,18 @@ ssize_t gh_readline(gh_sock s, void *buf, size_t max);
 ssize_t gh_read_until(gh_sock s, const void *delim, size_t delim_len, void *buf, size_t max);
 
 /**
- * Sends `count` bytes of the file open as `fd`, from `offset`, without copying them through
- * user space. Returns the bytes sent: fewer than `count` only if the file ended first.
+ * Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
+ * used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
+ * `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".
+ *
+ * It never blocks the hub on the file. Data in the page cache of a local filesystem (ext4,
+ * xfs, btrfs, tmpfs, overlayfs, ...) goes with sendfile(2), without a copy through user space.
+ * Data that is not cached, and every file on FUSE or a network filesystem, is read on the
+ * thread pool, 1 MiB at a time, and sent from memory: only the calling thread waits for the
+ * file. After each 1 MiB the caller yields, so a fast reader cannot keep the hub. If the call
+ * fails part way (peer gone, killed, timed out) the bytes already sent are not reported.
+ * EBADF if `s` or `fd` is not open; EINVAL if `offset` is negative; ESPIPE if `fd` is not
+ * seekable (a pipe or socket).
  */
 ssize_t gh_sendfile(gh_sock s, int fd, int64_t offset, size_t count);
 

@@ -2,13 +2,15 @@
 //!
 //! Write plain sequential code, one green thread per connection; a blocking call switches to the
 //! hub, which runs whatever else can run. The Rust API is small: [`thread`] (spawn, join, kill,
-//! sleep, deadlines), [`net`] (listen, accept, connect, recv, send, readline, sendfile),
+//! sleep, deadlines), [`net`] (listen, accept, connect, recv, send, readline, sendfile), [`fs`] (files opened
+//! and read without blocking the hub),
 //! [`sync`] (semaphores, events, channels, park/unpark), [`pool`] (green pools, `serve`) and
 //! [`tpool`] (blocking calls on native threads).
 //! The C ABI in [`capi`] is a thin layer over it; `include/greenhub.h` is generated from it.
 
 mod coroutine;
 pub mod error;
+pub mod fs;
 mod handle;
 mod hub;
 pub mod log;

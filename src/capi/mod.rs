@@ -14,6 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{Errno, Result};
 
+pub mod fs;
 pub mod net;
 pub mod pool;
 pub mod python;
@@ -93,6 +94,11 @@ pub(crate) unsafe fn out_buf<'a>(p: *mut c_void, len: usize) -> Result<&'a mut [
         // SAFETY: non-NULL and, by the caller's promise, valid and unaliased for `len` bytes.
         (false, _) => Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) }),
     }
+}
+
+/// A byte count for C: a count never exceeds `isize::MAX` (it measures a Rust slice).
+pub(crate) fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
+    n.map(|n| n as libc::ssize_t)
 }
 
 /// A handle argument: negative values are never valid.

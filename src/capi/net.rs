@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::Duration;
 
-use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf};
-use crate::error::{Errno, Result};
+use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf, ssize};
+use crate::error::Errno;
 use crate::net;
 
 /// Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
@@ -50,14 +50,13 @@ fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
     };
 }
 
-fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
-    n.map(|n| n as libc::ssize_t)
-}
-
 /// Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
 /// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
 /// gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
 /// owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
+/// `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+/// at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+/// (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
 #[no_mangle]
 pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> gh_sock {
     call(-1, || {
@@ -154,8 +153,18 @@ pub extern "C" fn gh_read_until(
     })
 }
 
-/// Sends `count` bytes of the file open as `fd`, from `offset`, without copying them through
-/// user space. Returns the bytes sent: fewer than `count` only if the file ended first.
+/// Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
+/// used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
+/// `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".
+///
+/// It never blocks the hub on the file. Data in the page cache of a local filesystem (ext4,
+/// xfs, btrfs, tmpfs, overlayfs, ...) goes with sendfile(2), without a copy through user space.
+/// Data that is not cached, and every file on FUSE or a network filesystem, is read on the
+/// thread pool, 1 MiB at a time, and sent from memory: only the calling thread waits for the
+/// file. After each 1 MiB the caller yields, so a fast reader cannot keep the hub. If the call
+/// fails part way (peer gone, killed, timed out) the bytes already sent are not reported.
+/// EBADF if `s` or `fd` is not open; EINVAL if `offset` is negative; ESPIPE if `fd` is not
+/// seekable (a pipe or socket).
 #[no_mangle]
 pub extern "C" fn gh_sendfile(s: gh_sock, fd: c_int, offset: i64, count: usize) -> libc::ssize_t {
     call(-1, || ssize(net::sendfile(handle(s)?, fd, offset, count)))

@@ -37,7 +37,8 @@ from ctypes import (
 )
 from pathlib import Path
 
-__all__ = ["lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhSpawnOpts"]
+__all__ = ["lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhFileInfo",
+           "GhSpawnOpts"]
 
 GH_HOST_MAX = 46
 GH_CHAN_UNBOUNDED = -1
@@ -49,6 +50,12 @@ class GhAddr(Structure):
     """struct gh_addr: a socket address in printable form."""
 
     _fields_ = [("family", c_int), ("port", c_uint16), ("host", c_char * GH_HOST_MAX)]
+
+
+class GhFileInfo(Structure):
+    """struct gh_file_info: what gh_open_beneath found (st_mode, st_size)."""
+
+    _fields_ = [("mode", ctypes.c_uint32), ("size", c_int64)]
 
 
 class GhSpawnOpts(Structure):
@@ -98,6 +105,10 @@ FUNCTIONS = {
     "gh_wait_readable": (c_int, [_h]),
     "gh_wait_writable": (c_int, [_h]),
     "gh_sock_give": (c_int, [_h, _h]),
+    # files
+    "gh_open_beneath": (c_int, [c_int, c_char_p, c_int, POINTER(GhFileInfo)]),
+    "gh_file_read": (c_ssize_t, [c_int, c_void_p, c_size_t]),
+    "gh_file_pread": (c_ssize_t, [c_int, c_void_p, c_size_t, c_int64]),
     # green pools and serve
     "gh_pool_new": (_h, [c_int64]),
     "gh_pool_spawn": (_h, [_h, GH_FN, c_void_p, _opts_p]),
