@@ -10,8 +10,10 @@ into build/bench/), installs Eventlet, gevent and uvloop into bench/.venv when i
     server is started fresh for each run. The load generator reports, over the same measured
     window, its own CPU time, the server's CPU time, the busy share of each CPU, and the
     server's RSS at the end of the window (connections still established and active).
-  * micro: switch cost, spawn + exit cost, Python green switch, memory per idle connection at
-    10,000 connections, and how many green threads can live at once.
+  * micro: switch cost, spawn + exit cost, Python green switch, Python green threads under every
+    supported CPython (1,000 spawns; RSS over 20 rounds of 1,000 threads x 10,000 objects),
+    memory per idle connection at 10,000 connections, and how many green threads can live at
+    once.
 
 Results: bench/results/<timestamp>.json (JSON lines, one object per measurement, the first one
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
@@ -90,6 +92,22 @@ def shim_ok():
 
 def python_for_shim():
     return VPY if os.path.exists(VPY) else sys.executable
+
+
+def supported_pythons():
+    """The CPython versions the shim supports: the Makefile's PY_VERSIONS."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        for line in f:
+            if line.startswith("PY_VERSIONS"):
+                return line.split(":=", 1)[1].split()
+    return []
+
+
+def find_python(version):
+    """That version's interpreter (tests/python/find-python), or None."""
+    r = subprocess.run([os.path.join(ROOT, "tests", "python", "find-python"), version],
+                       capture_output=True, timeout=60)
+    return r.stdout.decode().strip() or None if r.returncode == 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,6 +432,16 @@ def run_micro(args):
                 HERE, "micro", "py_switch.py"), impl]), 120, env=server_env()))
         else:
             add("py_switch " + impl, {"ok": False, "skipped": impl + " not installed"})
+    log("micro: Python green threads under every supported CPython (1,000 spawns; RSS over rounds)")
+    for version in supported_pythons():
+        py = find_python(version)
+        if py is None:
+            add("py_threads " + version, {"ok": False, "skipped": "no CPython %s here" % version})
+            continue
+        # MIMALLOC_PURGE_DELAY=0: see py_threads.py (only the free-threaded build uses mimalloc)
+        add("py_threads " + version, micro_json(pinned(SERVER_CPU, [py, os.path.join(
+            HERE, "micro", "py_threads.py")]), 900, env=server_env({"PYTHONPATH": SHIM_DIR,
+                                                                   "MIMALLOC_PURGE_DELAY": "0"})))
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     log("micro: memory per idle connection, 10,000 connections")
     add("idle_conns 10000", idle_conns("mem", 10000, 20))
@@ -587,6 +615,16 @@ def targets(macro, micro):
         v = by.get(name, {}).get(key)
         lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if v is None else
                                           "%.0f ns  %s" % (v, verdict(v <= limit))))
+    spawn = {v: by.get("py_threads " + v, {}).get("spawn_1000_s") for v in ("3.13", "3.14")}
+    lines.append("%-30s %-28s %s" % ("1,000 spawns: 3.14 <= 2x 3.13", "micro", "not measured"
+                                      if None in spawn.values() else "%.3f s vs %.3f s: %.2fx  %s" % (
+                                          spawn["3.14"], spawn["3.13"], spawn["3.14"] / spawn["3.13"],
+                                          verdict(spawn["3.14"] <= 2 * spawn["3.13"]))))
+    for v in supported_pythons():
+        m = by.get("py_threads " + v)
+        lines.append("%-30s %-28s %s" % ("Python RSS flat, " + v, "micro", "not measured" if m is None
+                                          else "%+.1f%% after %d rounds  %s" % (
+                                              100 * m["growth"], m["rounds"], verdict(m["growth"] <= 0.10))))
     probe, parked = by.get("max threads with connections"), by.get("max threads parked")
     if probe:
         clean = parked and parked["stopped_by"] == "spawn" and parked.get("recovered") is True
@@ -614,6 +652,12 @@ def micro_summary(m):
     if n.startswith("py_switch"):
         return "%.0f ns per switch (median of %d runs of %d switches, Python %s)" % (
             m["ns_per_switch_median"], len(m["ns_per_switch"]), m["switches"], m["python"])
+    if n.startswith("py_threads"):
+        rss = [kb / 1024 for kb in m["rss_kb"]]
+        return ("CPython %s%s: 1,000 spawns %.3f s; RSS over %d rounds of %d threads x %d objects "
+                "%.1f -> %.1f MB (min %.1f, max %.1f)" % (
+                    m["python"], "t" if m["free_threaded"] else "", m["spawn_1000_s"], m["rounds"],
+                    m["threads"], m["objects"], rss[0], rss[-1], min(rss), max(rss)))
     if m.get("mode") == "mem":
         return ("%d connections: %.1f KiB per idle connection (RSS %.1f -> %.1f MB); stack pages "
                 "resident, low to high: %s" % (m["count"], m["bytes_per_thread"] / 1024,
