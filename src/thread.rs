@@ -52,8 +52,13 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
     spawn_in_pool(opts, None, f)
 }
 
-/// Starts a Python green thread (see `python`): `py_state` is its CPython thread state.
-pub(crate) fn spawn_python(
+/// Starts a Python green thread (see `python`): `py_state` is its CPython thread state, told
+/// where the thread's stack is before the thread first runs.
+///
+/// # Safety
+/// The caller holds the GIL and `py_state` is a thread state of this OS thread's interpreter
+/// that was never attached.
+pub(crate) unsafe fn spawn_python(
     opts: SpawnOptions,
     py_state: usize,
     f: impl FnOnce() -> i32 + 'static,
@@ -61,6 +66,10 @@ pub(crate) fn spawn_python(
     let id = spawn_in_pool(opts, None, f)?;
     hub::with(|h| {
         h.task_mut(id).expect("just spawned").py_state = py_state;
+        if let Some((bottom, size)) = h.stack_range(id) {
+            // SAFETY: the caller's contract; the range is the new thread's own stack.
+            unsafe { crate::python::give_stack(py_state, bottom, size) };
+        }
         Ok(id)
     })
 }

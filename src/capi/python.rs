@@ -10,20 +10,20 @@ use super::{call, gh_thread};
 use crate::python;
 use crate::thread;
 
-/// Smallest C stack a Python green thread gets: C code re-entering Python needs room.
-const PY_MIN_STACK: usize = 1024 * 1024;
-
 /// Enables Python green threads on this OS thread, whose current thread state becomes the
-/// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython, ENOTSUP before 3.9.
+/// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython; ENOTSUP before 3.9,
+/// and on 3.14+ without PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each
+/// green thread's thread state must be told where its stack is.
 #[no_mangle]
 pub extern "C" fn gh_py_init() -> i32 {
     call(-1, || python::init().map(|()| 0))
 }
 
 /// Starts a green thread running `callable(*args, **kwargs)` (`args` a tuple, `kwargs` a dict or
-/// NULL) on its own CPython thread state and a C stack of at least 1 MiB. Call with the GIL held
-/// (ctypes.PyDLL, objects passed as py_object); options as gh_spawn_ex(). An exception escaping
-/// `callable` is printed (SystemExit is not: the shim handles it) and gives status 1.
+/// NULL) on its own CPython thread state (on 3.14+ told the bounds of its stack) and a C stack
+/// of at least 1 MiB. Call with the GIL held (ctypes.PyDLL, objects passed as py_object);
+/// options as gh_spawn_ex(). An exception escaping `callable` is printed (SystemExit is not:
+/// the shim handles it) and gives status 1.
 #[no_mangle]
 pub extern "C" fn gh_py_spawn(
     callable: *mut c_void,
@@ -34,12 +34,13 @@ pub extern "C" fn gh_py_spawn(
     call(-1, || {
         let mut options = spawn_options(opts)?;
         let stack = options.stack_size.unwrap_or(thread::default_stack_size());
-        options.stack_size = Some(stack.max(PY_MIN_STACK));
+        options.stack_size = Some(stack.max(python::MIN_STACK));
         // SAFETY: called through PyDLL with the GIL held and live objects, as documented.
         let call = unsafe { python::prepare(callable, args, kwargs) }?;
         let spawned = python::Pending::new(call);
         let state = spawned.state();
-        let id = thread::spawn_python(options, state, move || spawned.run())?;
+        // SAFETY: GIL held (as above); `state` was made by `prepare` just now, never attached.
+        let id = unsafe { thread::spawn_python(options, state, move || spawned.run()) }?;
         Ok(id as gh_thread)
     })
 }
