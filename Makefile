@@ -14,6 +14,10 @@ WARN     := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
 # Examples and tests find the library next to them, by its soname.
 LDLIBS   := -L$(BUILD) -lgreenhub -Wl,-rpath,'$$ORIGIN'
 VENV     := .venv
+# The CPython versions the Python shim supports (README "Python"): `make test` runs tests/python
+# under each, in a venv of its own (.venv-VERSION), and under $(PYTHON). 3.14t is the
+# free-threaded build. tests/python/find-python locates each; a missing one fails the run.
+PY_VERSIONS := 3.9 3.10 3.11 3.12 3.13 3.14 3.14t
 
 LIB_SO   := $(BUILD)/libgreenhub.so.$(VERSION)
 # The header the build uses: generated from capi/ (include/greenhub.h is its committed copy).
@@ -23,7 +27,7 @@ COMMITTED_HEADER ?= include/greenhub.h
 EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example
 CTESTS   := $(BUILD)/test_api
 
-.PHONY: all lib header examples run test test-rust test-c test-e2e test-python test-build check-header check-exports lint clean FORCE bench
+.PHONY: all lib header examples run test test-rust test-c test-e2e test-python test-python-default test-build check-header check-exports lint clean FORCE bench
 
 all: lib $(HEADER)
 
@@ -65,9 +69,11 @@ test: check-header check-exports lint test-rust test-c test-e2e test-python test
 test-rust:
 	$(CARGO) test --release --workspace
 
-test-c: examples $(CTESTS)
+# The file tests mount a FUSE filesystem (tests/fuse/slowfs.py), run by the venv's Python.
+test-c: examples $(CTESTS) $(VENV)/.ready
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -fsyntax-only -I$(BUILD)/include tests/c/compile_cxx.cpp
-	./$(BUILD)/test_api
+	GH_TEST_PYTHON=$(abspath $(VENV))/bin/python GH_TEST_SLOWFS=$(abspath tests/fuse/slowfs.py) \
+		./$(BUILD)/test_api
 
 $(VENV)/.ready: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,9 +84,24 @@ test-e2e: examples $(VENV)/.ready
 	GREENHUB_BUILD_DIR=$(abspath $(BUILD)) $(VENV)/bin/python -m pytest -q tests/e2e
 
 # The Python shim against Eventlet's documented behaviour (its own pytest run: tests/e2e and
-# tests/python each have a conftest of their own).
-test-python: lib $(VENV)/.ready
+# tests/python each have a conftest of their own), under $(PYTHON) and every PY_VERSIONS
+# interpreter; `make test-python-3.14t` runs one.
+test-python: test-python-default $(PY_VERSIONS:%=test-python-%)
+
+test-python-default: lib $(VENV)/.ready
 	PYTHONPATH=bindings/python $(VENV)/bin/python -m pytest -q tests/python
+
+test-python-%: lib .venv-%/.ready
+	@echo "tests/python under CPython $* ($$(.venv-$*/bin/python -c 'import sys; print(sys.version.split()[0], sys.executable)'))"
+	PYTHONPATH=bindings/python .venv-$*/bin/python -m pytest -q tests/python
+
+# Kept once made (make would delete it as the intermediate file of a pattern chain).
+.PRECIOUS: .venv-%/.ready
+.venv-%/.ready: tests/requirements.txt tests/python/find-python
+	rm -rf .venv-$*
+	py=$$(tests/python/find-python $*) && $$py -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
 
 # The build itself: the header check, (later) installation.
 test-build: lib $(VENV)/.ready

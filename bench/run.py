@@ -11,7 +11,12 @@ into build/bench/), installs Eventlet, gevent and uvloop into bench/.venv when i
     window, its own CPU time, the server's CPU time, the busy share of each CPU, and the
     server's RSS at the end of the window (connections still established and active).
   * micro: switch cost, spawn + exit cost, Python green switch, memory per idle connection at
-    10,000 connections, and how many green threads can live at once.
+    10,000 connections, how many green threads can live at once, and file_server's other
+    clients' latency while one fetches a slow FUSE file or a 2 GiB cached one (slow_files.py).
+  * micro: switch cost, spawn + exit cost, Python green switch, Python green threads under every
+    supported CPython (1,000 spawns; RSS over 20 rounds of 1,000 threads x 10,000 objects),
+    memory per idle connection at 10,000 connections, and how many green threads can live at
+    once.
 
 Results: bench/results/<timestamp>.json (JSON lines, one object per measurement, the first one
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
@@ -48,6 +53,7 @@ CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
 PY_PACKAGES = ["eventlet", "gevent", "uvloop"]
 SHIM_ECHO = os.path.join(ROOT, "bindings", "python", "examples", "echo_server.py")
 SHIM_DIR = os.path.join(ROOT, "bindings", "python")
+TESTS_PY = os.path.join(ROOT, ".venv", "bin", "python")  # make's venv: pytest, fusepy
 
 HAVE_TASKSET = shutil.which("taskset") is not None
 
@@ -90,6 +96,22 @@ def shim_ok():
 
 def python_for_shim():
     return VPY if os.path.exists(VPY) else sys.executable
+
+
+def supported_pythons():
+    """The CPython versions the shim supports: the Makefile's PY_VERSIONS."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        for line in f:
+            if line.startswith("PY_VERSIONS"):
+                return line.split(":=", 1)[1].split()
+    return []
+
+
+def find_python(version):
+    """That version's interpreter (tests/python/find-python), or None."""
+    r = subprocess.run([os.path.join(ROOT, "tests", "python", "find-python"), version],
+                       capture_output=True, timeout=60)
+    return r.stdout.decode().strip() or None if r.returncode == 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,6 +436,16 @@ def run_micro(args):
                 HERE, "micro", "py_switch.py"), impl]), 120, env=server_env()))
         else:
             add("py_switch " + impl, {"ok": False, "skipped": impl + " not installed"})
+    log("micro: Python green threads under every supported CPython (1,000 spawns; RSS over rounds)")
+    for version in supported_pythons():
+        py = find_python(version)
+        if py is None:
+            add("py_threads " + version, {"ok": False, "skipped": "no CPython %s here" % version})
+            continue
+        # MIMALLOC_PURGE_DELAY=0: see py_threads.py (only the free-threaded build uses mimalloc)
+        add("py_threads " + version, micro_json(pinned(SERVER_CPU, [py, os.path.join(
+            HERE, "micro", "py_threads.py")]), 900, env=server_env({"PYTHONPATH": SHIM_DIR,
+                                                                   "MIMALLOC_PURGE_DELAY": "0"})))
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     log("micro: memory per idle connection, 10,000 connections")
     add("idle_conns 10000", idle_conns("mem", 10000, 20))
@@ -426,6 +458,13 @@ def run_micro(args):
     log("micro: live green threads without connections, until spawn fails (bound 40000)")
     add("max threads parked", micro_json(pinned(SERVER_CPU, [os.path.join(BB, "idle_conns"), "-m",
                                                              "threads", "-n", "40000"]), 120))
+    # file_server's other clients while one fetches a slow FUSE file or a 2 GiB cached one
+    # (bench/slow_files.py; FUSE needs fusepy, which `make test` puts in .venv, and root)
+    py = TESTS_PY if os.path.exists(TESTS_PY) else sys.executable
+    for scenario in ("idle", "open", "read", "big"):
+        log("micro: file_server's other clients during a slow fetch (%s)" % scenario)
+        add("slow files " + scenario, micro_json([py, os.path.join(HERE, "slow_files.py"),
+                                                  "--only", scenario, "--json"], 300))
     return recs
 
 
@@ -587,6 +626,21 @@ def targets(macro, micro):
         v = by.get(name, {}).get(key)
         lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if v is None else
                                           "%.0f ns  %s" % (v, verdict(v <= limit))))
+    for scenario, what in (("open", "a 3 s open"), ("read", "200 ms reads"), ("big", "2 GiB cached")):
+        m = by.get("slow files " + scenario)
+        lines.append("%-30s %-28s %s" % (
+            "others' max latency, %s" % what, "file_server", "not measured" if m is None else
+            "%.1f ms  %s" % (m["others_max_ms"], verdict(m["others_max_ms"] < m["target_ms"]))))
+    spawn = {v: by.get("py_threads " + v, {}).get("spawn_1000_s") for v in ("3.13", "3.14")}
+    lines.append("%-30s %-28s %s" % ("1,000 spawns: 3.14 <= 2x 3.13", "micro", "not measured"
+                                      if None in spawn.values() else "%.3f s vs %.3f s: %.2fx  %s" % (
+                                          spawn["3.14"], spawn["3.13"], spawn["3.14"] / spawn["3.13"],
+                                          verdict(spawn["3.14"] <= 2 * spawn["3.13"]))))
+    for v in supported_pythons():
+        m = by.get("py_threads " + v)
+        lines.append("%-30s %-28s %s" % ("Python RSS flat, " + v, "micro", "not measured" if m is None
+                                          else "%+.1f%% after %d rounds  %s" % (
+                                              100 * m["growth"], m["rounds"], verdict(m["growth"] <= 0.10))))
     probe, parked = by.get("max threads with connections"), by.get("max threads parked")
     if probe:
         clean = parked and parked["stopped_by"] == "spawn" and parked.get("recovered") is True
@@ -614,6 +668,17 @@ def micro_summary(m):
     if n.startswith("py_switch"):
         return "%.0f ns per switch (median of %d runs of %d switches, Python %s)" % (
             m["ns_per_switch_median"], len(m["ns_per_switch"]), m["switches"], m["python"])
+    if n.startswith("slow files"):
+        return ("fetch %.2f s; the other clients: max %.1f ms, p99 %.1f ms over %d requests "
+                "(%s)" % (m["fetch_s"], m["others_max_ms"], m["others_p99_ms"], m["pings"],
+                          "target max < %d ms" % m["target_ms"] if m["target_ms"]
+                          else "no slow fetch: this machine's floor"))
+    if n.startswith("py_threads"):
+        rss = [kb / 1024 for kb in m["rss_kb"]]
+        return ("CPython %s%s: 1,000 spawns %.3f s; RSS over %d rounds of %d threads x %d objects "
+                "%.1f -> %.1f MB (min %.1f, max %.1f)" % (
+                    m["python"], "t" if m["free_threaded"] else "", m["spawn_1000_s"], m["rounds"],
+                    m["threads"], m["objects"], rss[0], rss[-1], min(rss), max(rss)))
     if m.get("mode") == "mem":
         return ("%d connections: %.1f KiB per idle connection (RSS %.1f -> %.1f MB); stack pages "
                 "resident, low to high: %s" % (m["count"], m["bytes_per_thread"] / 1024,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "greenhub.h"
@@ -176,7 +177,9 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
 
-    gh_sock server = gh_listen(NULL, (uint16_t)port, 50);  /* NULL: all IPv4 addresses */
+    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
+     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
+    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;

@@ -5,50 +5,42 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "greenhub.h"
 
 static int root_fd;  /* the served directory: every request is resolved beneath it */
 
-/* Opens the regular file PATH inside ROOT; -1 with errno set if it cannot be served. */
-static int open_served_file(const char *path, struct stat *st)
+/* Opens the regular file PATH inside ROOT; -1 with errno set if it cannot be served. Only this
+ * green thread waits for the open, however slow the filesystem: the others keep being served. */
+static int open_served_file(const char *path, gh_file_info *info)
 {
-    struct open_how how = {
-        /* O_NONBLOCK: opening a FIFO must not stall every green thread (files ignore it) */
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-        /* the kernel refuses "..", absolute symlinks and symlinks leading out of ROOT */
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
     while (*path == '/')  /* a leading '/' means ROOT... */
         path++;
     if (*path == '\0')
         path = ".";       /* ...which is a directory, so it is refused below */
 
-    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    /* The library resolves PATH beneath ROOT only: "..", absolute symlinks and symlinks leading
+     * out of ROOT are refused (EXDEV), and so are magic links. O_NONBLOCK: opening a FIFO must
+     * not wait for a writer (regular files ignore it). */
+    int fd = gh_open_beneath(root_fd, path, O_RDONLY | O_NONBLOCK, info);
     if (fd == -1 && errno == ENOSYS)  /* Linux < 5.6 cannot confine the path: refuse */
         fprintf(stderr, "no openat2 in this kernel: refusing to serve '%s'\n", path);
     if (fd == -1 && errno == EXDEV)   /* RESOLVE_BENEATH's "cross-device link": an escape */
         errno = EACCES;
     if (fd == -1)
         return -1;
-    int err = 0;
-    if (fstat(fd, st) == -1)
-        err = errno;
-    else if (!S_ISREG(st->st_mode))  /* no directories, FIFOs or devices */
-        err = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
-    if (err == 0)
+    if (S_ISREG(info->mode))
         return fd;
-    close(fd);
-    errno = err;
+    close(fd);  /* no directories, FIFOs or devices */
+    errno = S_ISDIR(info->mode) ? EISDIR : EINVAL;
     return -1;
 }
 
@@ -65,8 +57,8 @@ static int connection_handler(void *arg)
     }
     printf("client requested: %s\n", filepath);
 
-    struct stat st;
-    int fd = open_served_file(filepath, &st);
+    gh_file_info info;
+    int fd = open_served_file(filepath, &info);
     if (fd == -1) {
         /* Fail like the Python version's uncaught IOError: the library reports the non-zero
          * status and closes the socket this thread owns. We leave the socket open on purpose
@@ -75,8 +67,10 @@ static int connection_handler(void *arg)
         fprintf(stderr, "IOError: [Errno %d] %s: '%s'\n", err, strerror(err), filepath);
         return err;
     }
-    for (int64_t sent = 0; sent < st.st_size;) {
-        ssize_t n = gh_sendfile(sock, fd, sent, (size_t)(st.st_size - sent));
+    /* gh_sendfile never blocks the hub on the file (uncached data is read on the thread pool)
+     * and lets the others run after each 1 MiB, so one big or slow download stalls nobody. */
+    for (int64_t sent = 0; sent < info.size;) {
+        ssize_t n = gh_sendfile(sock, fd, sent, (size_t)(info.size - sent));
         if (n <= 0)
             break;  /* 0: the file shrank meanwhile; -1: the client went away */
         sent += n;
@@ -129,7 +123,9 @@ int main(int argc, char **argv)
         perror(root);
         return 1;
     }
-    gh_sock server = gh_listen(NULL, (uint16_t)port, 50);  /* NULL: all IPv4 addresses */
+    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
+     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
+    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;

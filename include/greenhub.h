@@ -3,11 +3,18 @@
  *
  * Conventions (README.md, "API conventions"): every name starts with gh_; a failing call
  * returns -1 and sets errno; outputs are written only on success; every buffer comes with its
- * length; handles are validated (a closed, stale or foreign one gives EBADF). Blocking calls
- * work anywhere: in a green thread they switch to the hub; in the program's own code (the
- * root) they run the hub until the call can complete, or fail with EDEADLK if nothing could
- * ever complete it. A killed thread's blocking calls fail with ECANCELED; a passed deadline
- * or socket timeout gives ETIMEDOUT. Each OS thread has its own hub; handles belong to it.
+ * length (EINVAL past PTRDIFF_MAX); handles are validated (a closed, stale or foreign one gives
+ * EBADF) before anything is allocated. Blocking calls work anywhere: in a green thread they
+ * switch to the hub; in the program's own code (the root) they run the hub until the call can
+ * complete, or fail with EDEADLK if nothing could ever complete it. A killed thread's blocking
+ * calls fail with ECANCELED; a passed deadline or socket timeout gives ETIMEDOUT. Each OS
+ * thread has its own hub; handles belong to it.
+ *
+ * A freed handle (kind:3 | hub:12 | generation:24 | index:24) never names another object for
+ * the life of the process. A freed slot comes back with the next generation; a slot whose
+ * 2^24 - 1 generations are used up is retired rather than wrapped (the layout is ABI, so the
+ * generation cannot grow), which makes a table run out (EMFILE) only after 2^48 creations. Hub
+ * tags are never reused either: a process can create GH_HUBS_MAX hubs.
  */
 
 #ifndef GREENHUB_H
@@ -32,9 +39,23 @@
 #define GH_HOST_MAX 46
 
 /**
+ * Longest option value gh_setsockopt() and gh_getsockopt() take, in bytes: EINVAL past it.
+ * CPython's getsockopt has the same limit; TCP_INFO, the longest TCP option, is about 250.
+ */
+#define GH_SOCKOPT_MAX 1024
+
+/**
  * A gh_serve() handler returning this stops the accept loop (not reported as a failure).
  */
 #define GH_SERVE_STOP -2147483646
+
+/**
+ * Hubs a process can create in its life (one per OS thread that uses greenhub). A hub's tag,
+ * part of every handle, is never reused, so a handle is refused by every other hub, even one
+ * created after its own hub's thread has ended. On an OS thread started after this many hubs
+ * were created, every call that needs a hub fails with EMFILE (reported once on the log).
+ */
+#define GH_HUBS_MAX 4095
 
 /**
  * gh_report.kind: a message of the library's own (an epoll_wait failure); thread is 0.
@@ -65,6 +86,21 @@
  * Status a joined thread reports when it overflowed its stack (it died alone).
  */
 #define GH_STATUS_STACK_OVERFLOW INT32_MIN
+
+/**
+ * What gh_open_beneath() found about the file it opened (taken with fstat(2) right after the
+ * open, where the open ran).
+ */
+typedef struct gh_file_info {
+  /**
+   * st_mode: type and permission bits (test the type with S_ISREG, S_ISDIR, ...).
+   */
+  uint32_t mode;
+  /**
+   * st_size: the size in bytes.
+   */
+  int64_t size;
+} gh_file_info;
 
 /**
  * A green socket handle (> 0). Closed, stale or foreign handles give EBADF.
@@ -188,9 +224,61 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Opens `path` beneath the directory open as `dirfd`, and returns the new file descriptor
+ * (close-on-exec, no controlling terminal); the caller owns it and closes it with close(2).
+ * Only the calling green thread waits; the hub keeps serving the others.
+ *
+ * Confinement (openat2(2) RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, Linux 5.6 or later): the
+ * path is resolved inside `dirfd` only. A `..` that climbs above it, an absolute path, and a
+ * symlink leading out of it (absolute, or relative through `..`) fail with EXDEV; a magic link
+ * (/proc/self/fd/N and the like) with ELOOP. On a kernel without openat2 nothing is opened
+ * (ENOSYS): the path could not be confined.
+ *
+ * `flags`: O_RDONLY, O_WRONLY or O_RDWR, with any of O_APPEND, O_TRUNC, O_NOFOLLOW,
+ * O_DIRECTORY, O_NOATIME, O_NONBLOCK, O_CLOEXEC, O_NOCTTY; anything else (O_CREAT, O_PATH, ...)
+ * gives EINVAL. Pass O_NONBLOCK when the path may name a FIFO or a device, whose open can wait
+ * forever otherwise (on a pool worker). If `info` is not NULL the file's type and size are
+ * written there on success.
+ *
+ * Cost: a read-only open of a path whose every component is in the kernel's dentry cache, on a
+ * local filesystem (ext4, xfs, btrfs, tmpfs, overlayfs, ...) and not crossing a mount point,
+ * is made at once (RESOLVE_CACHED). Any other open (a disk lookup, FUSE, NFS, a write) runs on
+ * the thread pool (gh_tpool_execute). If the caller is killed (ECANCELED) or its deadline
+ * passes (ETIMEDOUT) meanwhile, the call fails at once; the open finishes on its worker, which
+ * closes the descriptor it got: nothing leaks.
+ *
+ * Errors: EBADF (`dirfd` is not open), ENOTDIR (`dirfd` is not a directory), EINVAL (`path`
+ * NULL, or bad `flags`), EXDEV, ELOOP and ENOSYS as above, and the errors of openat2(2)
+ * (ENOENT, EACCES, EISDIR, ...).
+ */
+int gh_open_beneath(int dirfd, const char *path, int flags, struct gh_file_info *info);
+
+/**
+ * Reads up to `len` bytes from file `fd` at its current position (which advances) into `buf`;
+ * returns the count, 0 at end of file. Data in the page cache is read at once
+ * (preadv2 RWF_NOWAIT). Otherwise the read runs on the thread pool, at most 1 MiB of it, and
+ * only the calling thread waits; so do reads of FUSE files (FUSE has no RWF_NOWAIT). The count may
+ * be less than `len` before the end of the file (part of it cached, or the 1 MiB bound): call
+ * again for the rest. If the caller is killed (ECANCELED) or its deadline passes (ETIMEDOUT)
+ * during a pool read, the bytes that read consumes are lost (the position has moved).
+ * EBADF if `fd` is not open for reading; EINVAL if `buf` is NULL with `len` > 0.
+ */
+ssize_t gh_file_read(int fd, void *buf, size_t len);
+
+/**
+ * Like gh_file_read() at `offset` (EINVAL if negative); the file position is neither used nor
+ * moved, and a killed or timed-out caller loses nothing.
+ */
+ssize_t gh_file_pread(int fd, void *buf, size_t len, int64_t offset);
+
+/**
  * Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
- * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
- * picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+ * IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
+ * gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
+ * owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
+ * `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+ * at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+ * (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
  */
 gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 
@@ -203,14 +291,19 @@ gh_sock gh_accept(gh_sock listener, struct gh_addr *peer);
 
 /**
  * Connects to `host:port`, trying every address the name resolves to (names are resolved on
- * the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
- * when the name does not resolve.
+ * the thread pool, see gh_tpool_execute, so the hub keeps running). A name that does not
+ * resolve fails with ENXIO ("no such device or address"), an errno connect(2) never gives,
+ * so it cannot be mistaken for an address that cannot be reached (EADDRNOTAVAIL,
+ * ENETUNREACH, ...): getaddrinfo said EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY or EAI_FAIL.
+ * EAGAIN: resolving failed for now (EAI_AGAIN: the name server did not answer; or no worker
+ * thread could be started); try again later. Otherwise connect(2)'s errno (ECONNREFUSED...).
  */
 gh_sock gh_connect(const char *host, uint16_t port);
 
 /**
  * Receives up to `len` bytes into `buf` (data buffered by gh_readline comes first).
- * Returns the byte count, 0 at end of stream.
+ * Returns the byte count, 0 at end of stream. A connection the peer reset fails with
+ * ECONNRESET (the Python shim reads that as end of file, as Eventlet does).
  */
 ssize_t gh_recv(gh_sock s, void *buf, size_t len);
 
@@ -238,8 +331,18 @@ ssize_t gh_readline(gh_sock s, void *buf, size_t max);
 ssize_t gh_read_until(gh_sock s, const void *delim, size_t delim_len, void *buf, size_t max);
 
 /**
- * Sends `count` bytes of the file open as `fd`, from `offset`, without copying them through
- * user space. Returns the bytes sent: fewer than `count` only if the file ended first.
+ * Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
+ * used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
+ * `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".
+ *
+ * It never blocks the hub on the file. Data in the page cache of a local filesystem (ext4,
+ * xfs, btrfs, tmpfs, overlayfs, ...) goes with sendfile(2), without a copy through user space.
+ * Data that is not cached, and every file on FUSE or a network filesystem, is read on the
+ * thread pool, 1 MiB at a time, and sent from memory: only the calling thread waits for the
+ * file. After each 1 MiB the caller yields, so a fast reader cannot keep the hub. If the call
+ * fails part way (peer gone, killed, timed out) the bytes already sent are not reported.
+ * EBADF if `s` or `fd` is not open; EINVAL if `offset` is negative; ESPIPE if `fd` is not
+ * seekable (a pipe or socket).
  */
 ssize_t gh_sendfile(gh_sock s, int fd, int64_t offset, size_t count);
 
@@ -270,13 +373,13 @@ int gh_local_addr(gh_sock s, struct gh_addr *out);
 int gh_peer_addr(gh_sock s, struct gh_addr *out);
 
 /**
- * setsockopt(2) on the socket: `len` bytes of `val`.
+ * setsockopt(2) on the socket: `len` bytes of `val`. EINVAL if `len` > GH_SOCKOPT_MAX.
  */
 int gh_setsockopt(gh_sock s, int level, int name, const void *val, size_t len);
 
 /**
- * getsockopt(2) on the socket: `*len` is the size of `val` on entry and the option's length
- * on success.
+ * getsockopt(2) on the socket: `*len` is the size of `val` on entry (EINVAL if more than
+ * GH_SOCKOPT_MAX) and the option's length on success.
  */
 int gh_getsockopt(gh_sock s, int level, int name, void *val, size_t *len);
 
@@ -363,15 +466,18 @@ int gh_serve(gh_sock listener, gh_serve_fn handler, void *arg, int64_t concurren
 
 /**
  * Enables Python green threads on this OS thread, whose current thread state becomes the
- * root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython, ENOTSUP before 3.9.
+ * root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython; ENOTSUP before 3.9,
+ * and on 3.14+ without PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each
+ * green thread's thread state must be told where its stack is.
  */
 int gh_py_init(void);
 
 /**
  * Starts a green thread running `callable(*args, **kwargs)` (`args` a tuple, `kwargs` a dict or
- * NULL) on its own CPython thread state and a C stack of at least 1 MiB. Call with the GIL held
- * (ctypes.PyDLL, objects passed as py_object); options as gh_spawn_ex(). An exception escaping
- * `callable` is printed (SystemExit is not: the shim handles it) and gives status 1.
+ * NULL) on its own CPython thread state (on 3.14+ told the bounds of its stack) and a C stack
+ * of at least 1 MiB. Call with the GIL held (ctypes.PyDLL, objects passed as py_object);
+ * options as gh_spawn_ex(). An exception escaping `callable` is printed (SystemExit is not:
+ * the shim handles it) and gives status 1.
  */
 gh_thread gh_py_spawn(void *callable, void *args, void *kwargs, const struct gh_spawn_opts *opts);
 
@@ -421,8 +527,8 @@ int gh_sem_acquire(gh_sem s, int64_t timeout_ms);
 int gh_sem_try_acquire(gh_sem s);
 
 /**
- * Returns a permit, handing it to the first waiter if any. EOVERFLOW for a bounded semaphore
- * already at its initial value (nothing changes).
+ * Returns a permit, handing it to the first waiter if any. EOVERFLOW (nothing changes) for a
+ * bounded semaphore already at its initial value, or a counting one at INT64_MAX permits.
  */
 int gh_sem_release(gh_sem s);
 
@@ -590,8 +696,9 @@ gh_thread gh_self(void);
 int gh_sleep(int64_t ms);
 
 /**
- * Lets every other runnable green thread run once (in the root: also polls for I/O).
- * ECANCELED if the caller was killed.
+ * Lets every other runnable green thread run once; due timers fire and ready I/O is noticed
+ * before the caller runs again, in the root as in a green thread (see README, "Scheduling
+ * order"). ECANCELED if the caller was killed.
  */
 int gh_yield(void);
 

@@ -177,6 +177,7 @@ pub fn serve(
     concurrency: usize,
     handler: impl Fn(u64) -> i32 + 'static,
 ) -> Result<()> {
+    net::fileno(listener)?; // a bad listener fails before anything is set up
     let pool = new(concurrency)?;
     let handler = Rc::new(handler);
     let stop = Rc::new(Cell::new(false));

@@ -91,6 +91,21 @@ fn semaphore_timeouts_kill_free_and_bounds() {
 }
 
 #[test]
+fn a_counting_semaphore_at_i64_max_refuses_a_release() {
+    let sem = sync::semaphore_new(i64::MAX - 1).unwrap();
+    sync::release(sem).unwrap();
+    assert_eq!(sync::release(sem), Err(Errno(libc::EOVERFLOW)));
+    assert_eq!(
+        sync::semaphore_stat(sem),
+        Ok((i64::MAX, 0)),
+        "the count did not wrap"
+    );
+    sync::try_acquire(sem).unwrap();
+    sync::release(sem).unwrap();
+    assert_eq!(sync::semaphore_stat(sem), Ok((i64::MAX, 0)));
+}
+
+#[test]
 fn a_semaphore_guards_a_section_with_io_in_the_middle() {
     // The seed's point: a read-modify-write with a blocking call in the middle needs a lock.
     fn run(guarded: bool) -> i64 {

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define BUF 4096
-#define BACKLOG 50 /* the same backlog as greenhub's examples */
+#define BACKLOG SOMAXCONN /* the same backlog as greenhub's examples */
 #define MAX_EVENTS 256
 
 struct conn {

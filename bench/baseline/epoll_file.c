@@ -1,8 +1,10 @@
 /* epoll_file: the hand-written baseline for greenhub's file server ("what the hardware allows
  * on one core"). One thread, edge-triggered epoll. A client sends a path ending in a NUL byte;
- * the file is opened beneath ROOT exactly as examples-c/file_server.c does it (openat2 with
- * RESOLVE_BENEATH, fstat, regular files only), sent with sendfile(2) until done (EAGAIN waits
- * for EPOLLOUT's edge), then both are closed. A request that cannot be served is just closed.
+ * the file is opened beneath ROOT with the confinement examples-c/file_server.c gets from
+ * gh_open_beneath (openat2 with RESOLVE_BENEATH, fstat, regular files only), sent with
+ * sendfile(2) until done (EAGAIN waits for EPOLLOUT's edge), then both are closed. A request
+ * that cannot be served is just closed. Unlike greenhub it blocks on a slow file: it measures
+ * the cached case only.
  *
  * Each socket is registered once for EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET: no epoll_ctl(MOD).
  * A read that returns less than it asked for has emptied the socket, so there is no extra read
@@ -27,7 +29,7 @@
 #include <unistd.h>
 
 #define PATH_MAX_LEN 4096 /* as the example: a path of up to 4096 bytes, then its NUL */
-#define BACKLOG 50        /* the same backlog as greenhub's examples */
+#define BACKLOG SOMAXCONN /* the same backlog as greenhub's examples */
 #define MAX_EVENTS 256
 
 struct conn {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "greenhub.h"
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    gh_sock server = gh_listen(NULL, (uint16_t)port, 50);
+    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN); /* as the examples */
     if (server == -1) {
         perror("gh_listen");
         return 1;

@@ -14,6 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use greenhub::{Errno, Result};
 
+pub mod fs;
 pub mod net;
 pub mod pool;
 pub mod python;
@@ -63,7 +64,11 @@ pub(crate) unsafe fn opt_str<'a>(p: *const c_char) -> Result<Option<&'a str>> {
     s.to_str().map(Some).map_err(|_| Errno(libc::EINVAL))
 }
 
-/// A readable buffer argument: NULL is allowed only with length 0.
+/// Longest buffer a C caller can have: no object is larger than PTRDIFF_MAX, and a Rust slice
+/// may not be either.
+const BUF_MAX: usize = isize::MAX as usize;
+
+/// A readable buffer argument: NULL is allowed only with length 0; EINVAL past [`BUF_MAX`].
 ///
 /// # Safety
 /// `p` is NULL or valid for reads of `len` bytes for `'a` (the C caller's promise).
@@ -71,12 +76,13 @@ pub(crate) unsafe fn in_buf<'a>(p: *const c_void, len: usize) -> Result<&'a [u8]
     match (p.is_null(), len) {
         (true, 0) => Ok(&[]),
         (true, _) => Err(Errno(libc::EINVAL)),
+        (false, n) if n > BUF_MAX => Err(Errno(libc::EINVAL)),
         // SAFETY: non-NULL and, by the caller's promise, valid for `len` bytes.
         (false, _) => Ok(unsafe { std::slice::from_raw_parts(p.cast(), len) }),
     }
 }
 
-/// A writable buffer argument: NULL is allowed only with length 0.
+/// A writable buffer argument: NULL is allowed only with length 0; EINVAL past [`BUF_MAX`].
 ///
 /// # Safety
 /// `p` is NULL or valid for writes of `len` bytes for `'a`, and not aliased meanwhile.
@@ -84,9 +90,15 @@ pub(crate) unsafe fn out_buf<'a>(p: *mut c_void, len: usize) -> Result<&'a mut [
     match (p.is_null(), len) {
         (true, 0) => Ok(&mut []),
         (true, _) => Err(Errno(libc::EINVAL)),
+        (false, n) if n > BUF_MAX => Err(Errno(libc::EINVAL)),
         // SAFETY: non-NULL and, by the caller's promise, valid and unaliased for `len` bytes.
         (false, _) => Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) }),
     }
+}
+
+/// A byte count for C: a count never exceeds `isize::MAX` (it measures a Rust slice).
+pub(crate) fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
+    n.map(|n| n as libc::ssize_t)
 }
 
 /// A handle argument: negative values are never valid.

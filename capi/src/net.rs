@@ -5,12 +5,18 @@ use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::Duration;
 
-use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf};
+use super::{call, check_out, gh_sock, gh_thread, handle, in_buf, opt_str, out_buf, ssize};
 use greenhub::net;
-use greenhub::{Errno, Result};
+use greenhub::Errno;
 
 /// Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
 pub const GH_HOST_MAX: usize = 46;
+
+/// Longest option value gh_setsockopt() and gh_getsockopt() take, in bytes: EINVAL past it.
+/// CPython's getsockopt has the same limit; TCP_INFO, the longest TCP option, is about 250.
+pub const GH_SOCKOPT_MAX: usize = 1024;
+
+const _: () = assert!(GH_SOCKOPT_MAX == net::SOCKOPT_MAX);
 
 /// A socket address in printable form.
 #[repr(C)]
@@ -44,13 +50,13 @@ fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
     };
 }
 
-fn ssize(n: Result<usize>) -> Result<libc::ssize_t> {
-    n.map(|n| n as libc::ssize_t)
-}
-
 /// Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all
-/// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub. Port 0
-/// picks a free port (see gh_local_addr). Returns the listening socket, owned by the caller.
+/// IPv4 addresses, "::" all IPv6 ones; names are resolved without blocking the hub (errors as
+/// gh_connect()). Port 0 picks a free port (see gh_local_addr). Returns the listening socket,
+/// owned by the caller. EADDRNOTAVAIL: the address is not one of this machine's.
+/// `backlog` is listen(2)'s: connections the kernel completes before they are accepted (capped
+/// at net.core.somaxconn). When it is full, a connecting client waits for TCP's retransmission
+/// (1 s, 3 s, ...): a server facing bursts passes SOMAXCONN.
 #[no_mangle]
 pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> gh_sock {
     call(-1, || {
@@ -75,8 +81,12 @@ pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
 }
 
 /// Connects to `host:port`, trying every address the name resolves to (names are resolved on
-/// the thread pool, see gh_tpool_execute, so the hub keeps running). Fails with EADDRNOTAVAIL
-/// when the name does not resolve.
+/// the thread pool, see gh_tpool_execute, so the hub keeps running). A name that does not
+/// resolve fails with ENXIO ("no such device or address"), an errno connect(2) never gives,
+/// so it cannot be mistaken for an address that cannot be reached (EADDRNOTAVAIL,
+/// ENETUNREACH, ...): getaddrinfo said EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY or EAI_FAIL.
+/// EAGAIN: resolving failed for now (EAI_AGAIN: the name server did not answer; or no worker
+/// thread could be started); try again later. Otherwise connect(2)'s errno (ECONNREFUSED...).
 #[no_mangle]
 pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
     call(-1, || {
@@ -87,7 +97,8 @@ pub extern "C" fn gh_connect(host: *const c_char, port: u16) -> gh_sock {
 }
 
 /// Receives up to `len` bytes into `buf` (data buffered by gh_readline comes first).
-/// Returns the byte count, 0 at end of stream.
+/// Returns the byte count, 0 at end of stream. A connection the peer reset fails with
+/// ECONNRESET (the Python shim reads that as end of file, as Eventlet does).
 #[no_mangle]
 pub extern "C" fn gh_recv(s: gh_sock, buf: *mut c_void, len: usize) -> libc::ssize_t {
     call(-1, || {
@@ -142,11 +153,23 @@ pub extern "C" fn gh_read_until(
     })
 }
 
-/// Sends `count` bytes of the file open as `fd`, from `offset`, without copying them through
-/// user space. Returns the bytes sent: fewer than `count` only if the file ended first.
+/// Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
+/// used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
+/// `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".
+///
+/// It never blocks the hub on the file. Data in the page cache of a local filesystem (ext4,
+/// xfs, btrfs, tmpfs, overlayfs, ...) goes with sendfile(2), without a copy through user space.
+/// Data that is not cached, and every file on FUSE or a network filesystem, is read on the
+/// thread pool, 1 MiB at a time, and sent from memory: only the calling thread waits for the
+/// file. After each 1 MiB the caller yields, so a fast reader cannot keep the hub. If the call
+/// fails part way (peer gone, killed, timed out) the bytes already sent are not reported.
+/// EBADF if `s` or `fd` is not open; EINVAL if `offset` is negative; ESPIPE if `fd` is not
+/// seekable (a pipe or socket).
 #[no_mangle]
 pub extern "C" fn gh_sendfile(s: gh_sock, fd: c_int, offset: i64, count: usize) -> libc::ssize_t {
-    call(-1, || ssize(net::sendfile(handle(s)?, fd, offset, count)))
+    call(-1, || {
+        ssize(greenhub::fs::sendfile(handle(s)?, fd, offset, count))
+    })
 }
 
 /// Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer sees end of stream) or both.
@@ -188,7 +211,7 @@ pub extern "C" fn gh_peer_addr(s: gh_sock, out: *mut gh_addr) -> c_int {
     })
 }
 
-/// setsockopt(2) on the socket: `len` bytes of `val`.
+/// setsockopt(2) on the socket: `len` bytes of `val`. EINVAL if `len` > GH_SOCKOPT_MAX.
 #[no_mangle]
 pub extern "C" fn gh_setsockopt(
     s: gh_sock,
@@ -204,8 +227,8 @@ pub extern "C" fn gh_setsockopt(
     })
 }
 
-/// getsockopt(2) on the socket: `*len` is the size of `val` on entry and the option's length
-/// on success.
+/// getsockopt(2) on the socket: `*len` is the size of `val` on entry (EINVAL if more than
+/// GH_SOCKOPT_MAX) and the option's length on success.
 #[no_mangle]
 pub extern "C" fn gh_getsockopt(
     s: gh_sock,
@@ -218,10 +241,15 @@ pub extern "C" fn gh_getsockopt(
         check_out(len)?;
         // SAFETY: `len` is non-NULL and points to the size of `val`, as the caller promises.
         let cap = unsafe { *len };
-        let mut tmp = vec![0u8; cap];
-        let n = net::get_option(handle(s)?, level, name, &mut tmp)?;
+        if cap > GH_SOCKOPT_MAX {
+            return Err(Errno(libc::EINVAL));
+        }
         // SAFETY: NULL or valid for `cap` writable bytes, as the caller promises.
         let val = unsafe { out_buf(val, cap) }?;
+        // Read into a copy so `val` is written only on success; bounded, so nothing any
+        // argument says is allocated.
+        let mut tmp = [0u8; GH_SOCKOPT_MAX];
+        let n = net::get_option(handle(s)?, level, name, &mut tmp[..cap])?;
         val[..n].copy_from_slice(&tmp[..n]);
         // SAFETY: checked non-NULL above.
         unsafe { *len = n };

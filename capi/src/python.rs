@@ -10,16 +10,19 @@ use super::{call, gh_thread};
 use greenhub::python;
 
 /// Enables Python green threads on this OS thread, whose current thread state becomes the
-/// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython, ENOTSUP before 3.9.
+/// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython; ENOTSUP before 3.9,
+/// and on 3.14+ without PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each
+/// green thread's thread state must be told where its stack is.
 #[no_mangle]
 pub extern "C" fn gh_py_init() -> c_int {
     call(-1, || python::init().map(|()| 0))
 }
 
 /// Starts a green thread running `callable(*args, **kwargs)` (`args` a tuple, `kwargs` a dict or
-/// NULL) on its own CPython thread state and a C stack of at least 1 MiB. Call with the GIL held
-/// (ctypes.PyDLL, objects passed as py_object); options as gh_spawn_ex(). An exception escaping
-/// `callable` is printed (SystemExit is not: the shim handles it) and gives status 1.
+/// NULL) on its own CPython thread state (on 3.14+ told the bounds of its stack) and a C stack
+/// of at least 1 MiB. Call with the GIL held (ctypes.PyDLL, objects passed as py_object);
+/// options as gh_spawn_ex(). An exception escaping `callable` is printed (SystemExit is not:
+/// the shim handles it) and gives status 1.
 #[no_mangle]
 pub extern "C" fn gh_py_spawn(
     callable: *mut c_void,

@@ -5,6 +5,14 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use super::{call, gh_thread};
 use greenhub::log::{Report, ReportKind};
 
+/// Hubs a process can create in its life (one per OS thread that uses greenhub). A hub's tag,
+/// part of every handle, is never reused, so a handle is refused by every other hub, even one
+/// created after its own hub's thread has ended. On an OS thread started after this many hubs
+/// were created, every call that needs a hub fails with EMFILE (reported once on the log).
+pub const GH_HUBS_MAX: i32 = 4095;
+
+const _: () = assert!(GH_HUBS_MAX == greenhub::thread::HUBS_MAX as i32);
+
 /// gh_report.kind: a message of the library's own (an epoll_wait failure); thread is 0.
 pub const GH_REPORT_MESSAGE: c_int = 0;
 /// gh_report.kind: a green thread ended with a non-zero status.

@@ -64,8 +64,8 @@ pub extern "C" fn gh_sem_try_acquire(s: gh_sem) -> c_int {
     call(-1, || sync::try_acquire(handle(s)?).map(|()| 0))
 }
 
-/// Returns a permit, handing it to the first waiter if any. EOVERFLOW for a bounded semaphore
-/// already at its initial value (nothing changes).
+/// Returns a permit, handing it to the first waiter if any. EOVERFLOW (nothing changes) for a
+/// bounded semaphore already at its initial value, or a counting one at INT64_MAX permits.
 #[no_mangle]
 pub extern "C" fn gh_sem_release(s: gh_sem) -> c_int {
     call(-1, || sync::release(handle(s)?).map(|()| 0))

@@ -67,8 +67,9 @@ pub(crate) fn spawn_options(opts: *const gh_spawn_opts) -> Result<SpawnOptions> 
     };
     Ok(SpawnOptions {
         stack_size: (o.stack_size != 0).then_some(o.stack_size),
-        // SAFETY: NULL or a NUL-terminated string, as the field's contract says.
-        name: unsafe { opt_str(o.name) }?.map(str::to_string),
+        // SAFETY: NULL or a NUL-terminated string, as the field's contract says. Only the
+        // part kept is copied, however long the string.
+        name: unsafe { opt_str(o.name) }?.map(|n| green::name_kept(n).to_string()),
         socket: if o.sock == 0 {
             None
         } else {
@@ -145,8 +146,9 @@ pub extern "C" fn gh_sleep(ms: i64) -> c_int {
     })
 }
 
-/// Lets every other runnable green thread run once (in the root: also polls for I/O).
-/// ECANCELED if the caller was killed.
+/// Lets every other runnable green thread run once; due timers fire and ready I/O is noticed
+/// before the caller runs again, in the root as in a green thread (see README, "Scheduling
+/// order"). ECANCELED if the caller was killed.
 #[no_mangle]
 pub extern "C" fn gh_yield() -> c_int {
     call(-1, || green::yield_now().map(|()| 0))

@@ -1,13 +1,15 @@
 //! Host names to addresses. Numeric addresses are parsed in place; names are resolved on a
 //! thread-pool worker, so a slow DNS server stalls only the calling green thread.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::ffi::CString;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::error::{Errno, Result};
-use crate::tpool;
+use crate::{sys, tpool};
 
 /// Addresses for `host:port`. `None` or an empty host means all IPv4 addresses (0.0.0.0).
-/// A name that does not resolve fails with EADDRNOTAVAIL.
+/// A name that does not resolve fails with ENXIO (which connect(2) never gives), a temporary
+/// failure of the name server (or no worker thread to ask it) with EAGAIN.
 pub fn resolve(host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
     let host = host.unwrap_or("");
     if host.is_empty() {
@@ -20,17 +22,9 @@ pub fn resolve(host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    if host.len() > 253 || host.contains('\0') {
+    if host.len() > 253 {
         return Err(Errno(libc::EINVAL));
     }
-    let name = host.to_string();
-    let found = tpool::execute(move || {
-        (name.as_str(), port)
-            .to_socket_addrs()
-            .map(|addrs| addrs.collect::<Vec<_>>())
-    })?;
-    match found {
-        Ok(addrs) if !addrs.is_empty() => Ok(addrs),
-        _ => Err(Errno(libc::EADDRNOTAVAIL)),
-    }
+    let name = CString::new(host).map_err(|_| Errno(libc::EINVAL))?;
+    tpool::execute(move || sys::resolve_name(&name, port))?
 }

@@ -1,7 +1,5 @@
 //! Data transfer on connected sockets.
 
-use std::os::fd::RawFd;
-
 use super::buffer::find;
 use super::socket::{self, retry_io};
 use crate::error::{Errno, Result};
@@ -99,27 +97,4 @@ fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result
             return Ok(s.rbuf.take_into(out));
         }
     }
-}
-
-/// Sends `count` bytes of file `fd` from `offset` without copying them through user space.
-/// Returns the bytes sent, fewer than `count` only when the file ended first.
-pub fn sendfile(id: u64, fd: RawFd, offset: i64, count: usize) -> Result<usize> {
-    if fd < 0 {
-        return Err(Errno(libc::EBADF));
-    }
-    if offset < 0 {
-        return Err(Errno(libc::EINVAL));
-    }
-    let mut offset = offset;
-    let mut sent = 0;
-    while sent < count {
-        let n = retry_io(id, Direction::Write, |s| {
-            sys::sendfile(s.raw(), fd, &mut offset, count - sent)
-        })?;
-        if n == 0 {
-            break;
-        }
-        sent += n;
-    }
-    Ok(sent)
 }

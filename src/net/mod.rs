@@ -8,10 +8,10 @@ pub(crate) mod socket;
 mod tcp;
 
 pub use addr::resolve;
-pub use io::{read_until, recv, send, sendall, sendfile};
+pub use io::{read_until, recv, send, sendall};
 pub use socket::{
     adopt_fd, close, fileno, get_option, give, local_addr, peer_addr, set_option, set_timeout,
-    shutdown, timeout, wait,
+    shutdown, timeout, wait, SOCKOPT_MAX,
 };
 pub use tcp::{accept, connect, listen};
 

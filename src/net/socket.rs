@@ -186,12 +186,27 @@ pub fn peer_addr(id: u64) -> Result<SocketAddr> {
     runtime::with(|h| sys::peer_addr(get(h, id)?.raw()))
 }
 
+/// Longest option value [`set_option`] and [`get_option`] take, in bytes (EINVAL past it).
+/// CPython's getsockopt has the same limit; the longest option of a TCP socket, TCP_INFO, is
+/// about 250 bytes.
+pub const SOCKOPT_MAX: usize = 1024;
+
+fn check_option_len(len: usize) -> Result<()> {
+    if len > SOCKOPT_MAX {
+        return Err(Errno(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// Sets an option to `value` (at most [`SOCKOPT_MAX`] bytes).
 pub fn set_option(id: u64, level: i32, name: i32, value: &[u8]) -> Result<()> {
+    check_option_len(value.len())?;
     runtime::with(|h| sys::set_option(get(h, id)?.raw(), level, name, value))
 }
 
-/// Reads an option into `out`; returns the option's length.
+/// Reads an option into `out` (at most [`SOCKOPT_MAX`] bytes); returns the option's length.
 pub fn get_option(id: u64, level: i32, name: i32, out: &mut [u8]) -> Result<usize> {
+    check_option_len(out.len())?;
     runtime::with(|h| sys::get_option(get(h, id)?.raw(), level, name, out))
 }
 

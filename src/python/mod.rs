@@ -1,6 +1,7 @@
 //! Python green threads: each runs on its own CPython thread state, entered from native code
-//! (never a ctypes callback), using only CPython's stable C API, resolved at run time with
-//! `dlsym` so the library has no link-time dependency on libpython.
+//! (never a ctypes callback), using CPython's stable C API, resolved at run time with `dlsym` so
+//! the library has no link-time dependency on libpython. One exception, below: the stack bounds
+//! of CPython 3.14+.
 //!
 //! Three rules from the measured notes (`shared/notes/python-threads.md`):
 //! 1. `PyGILState_*` must name the running green thread's state, or C→Python callbacks and the
@@ -15,6 +16,41 @@
 //!
 //! The runtime knows none of this: [`init`] installs these rules as switch hooks
 //! (`runtime::hooks`), and each Python green thread's thread state is its hook word.
+//!
+//! On a free-threaded build (3.14t) "holding the GIL" means "its thread state attached", which
+//! is what `PyGILState_Check` reports there, and rule 2 still holds: a switch with a state still
+//! attached would make the next green thread's attach abort ("non-NULL old thread state") and
+//! leave a stop-the-world pause (a collection on another OS thread) waiting forever. One thread
+//! state per green thread still holds its frames, exception and context; only one of a hub's
+//! states is attached at a time, so a hub's green threads never run Python in parallel with each
+//! other, and sharing the hub OS thread's object ownership (biased reference counts) is sound.
+//!
+//! # Stack bounds (CPython 3.14 and later)
+//! CPython 3.14 guards C recursion with the stack pointer: each thread state holds its thread's
+//! stack bounds, computed at its first attach from the OS thread's stack (`pthread_getattr_np`,
+//! which reads `/proc/self/maps` on the main thread, a file that grows with every green stack).
+//! On a green stack those bounds are wrong: the recursion check treats the stack pointer as
+//! "stack switched" and never fires (a deep `json.dumps` ran into greenhub's guard page), and
+//! `_Py_Dealloc`, seeing no stack margin left, defers every free of a GC-tracked object to a
+//! list only a later free with margin drains: never, on that stack, so every object a green
+//! thread freed leaked. And each spawn paid for reading the maps file.
+//!
+//! So every Python green thread's state is told its green stack's bounds before its first
+//! attach, with `PyUnstable_ThreadState_SetStackProtection(state, bottom, size)` (3.14.1+):
+//! the usable range of its coroutine's stack, guard page excluded (`Coroutine::stack_range`),
+//! the same for a pooled, re-armed stack. CPython then puts its limits a margin above `bottom`
+//! (RecursionError at the soft limit, a fatal error past the hard one, both above the guard
+//! page), and skips its own computation at attach. A state never changes stacks (one per green
+//! thread, deleted when it ends), so `PyUnstable_ThreadState_ResetStackProtection` is not
+//! needed; the root's state keeps the bounds CPython computed for the OS thread's stack, where
+//! the root runs.
+//!
+//! This function is the one exception to "stable C API only": CPython has no stable way to
+//! give a thread state its stack, and without it Python green threads cannot run correctly on
+//! 3.14+ (see above). It is unstable API, so it is resolved like the rest, with `dlsym`, and
+//! only on 3.14 and later (3.15+ takes the same path); a 3.14+ interpreter without it (3.14.0)
+//! is refused by [`init`] with ENOTSUP, as is one that would refuse a [`MIN_STACK_SIZE`] stack.
+//! Nothing about CPython's thread state layout is assumed.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
@@ -26,12 +62,16 @@ use crate::runtime::thread::{self, SpawnOptions, ThreadId};
 type PyObject = c_void;
 type PyThreadState = c_void;
 
-/// The CPython functions used, all in the stable ABI.
+/// `PyUnstable_ThreadState_SetStackProtection(tstate, stack_start_addr, stack_size)`.
+type SetStackProtection = unsafe extern "C" fn(*mut PyThreadState, *mut c_void, usize) -> c_int;
+
+/// The CPython functions used, all in the stable ABI but `set_stack_protection`.
 struct Api {
     eval_restore_thread: unsafe extern "C" fn(*mut PyThreadState),
     eval_save_thread: unsafe extern "C" fn() -> *mut PyThreadState,
     thread_state_new: unsafe extern "C" fn(*mut c_void) -> *mut PyThreadState,
     thread_state_clear: unsafe extern "C" fn(*mut PyThreadState),
+    thread_state_delete: unsafe extern "C" fn(*mut PyThreadState),
     thread_state_delete_current: unsafe extern "C" fn(),
     interpreter_get: unsafe extern "C" fn() -> *mut c_void,
     object_call: unsafe extern "C" fn(*mut PyObject, *mut PyObject, *mut PyObject) -> *mut PyObject,
@@ -44,6 +84,8 @@ struct Api {
     dec_ref: unsafe extern "C" fn(*mut PyObject),
     gilstate_check: unsafe extern "C" fn() -> c_int,
     gilstate_this_thread: unsafe extern "C" fn() -> *mut PyThreadState,
+    /// 3.14+ only (see the module docs); `None` before 3.14.
+    set_stack_protection: Option<SetStackProtection>,
     version_hex: u32,
 }
 
@@ -86,11 +128,21 @@ fn load() -> Result<Api> {
     if version < 0x0309_0000 {
         return Err(Errno(libc::ENOTSUP));
     }
+    let set_stack_protection = if version >= 0x030E_0000 {
+        // Unstable API (3.14.1+), the module docs say why; its absence (3.14.0) is ENOTSUP.
+        let p = symbol(c"PyUnstable_ThreadState_SetStackProtection")
+            .map_err(|_| Errno(libc::ENOTSUP))?;
+        // SAFETY: the symbol is that CPython function, whose C signature is SetStackProtection.
+        Some(unsafe { std::mem::transmute::<*mut c_void, SetStackProtection>(p) })
+    } else {
+        None
+    };
     Ok(Api {
         eval_restore_thread: func!(c"PyEval_RestoreThread"),
         eval_save_thread: func!(c"PyEval_SaveThread"),
         thread_state_new: func!(c"PyThreadState_New"),
         thread_state_clear: func!(c"PyThreadState_Clear"),
+        thread_state_delete: func!(c"PyThreadState_Delete"),
         thread_state_delete_current: func!(c"PyThreadState_DeleteCurrent"),
         interpreter_get: func!(c"PyInterpreterState_Get"),
         object_call: func!(c"PyObject_Call"),
@@ -103,6 +155,7 @@ fn load() -> Result<Api> {
         dec_ref: func!(c"Py_DecRef"),
         gilstate_check: func!(c"PyGILState_Check"),
         gilstate_this_thread: func!(c"PyGILState_GetThisThreadState"),
+        set_stack_protection,
         version_hex: version,
     })
 }
@@ -132,6 +185,8 @@ pub fn init() -> Result<()> {
     if root.is_null() {
         return Err(Errno(libc::EINVAL));
     }
+    // SAFETY: as above.
+    unsafe { check_stack_protection(api) }?;
     thread::set_hook_word(0, root as usize)?;
     if api.version_hex < 0x030C_0000 {
         GILSTATE_KEY.get_or_init(|| find_gilstate_key(api, root));
@@ -146,6 +201,60 @@ static HOOKS: SwitchHooks = SwitchHooks {
     overflowed: release_gil_after_overflow,
     may_block: check_gil_released,
 };
+
+/// ENOTSUP if this interpreter would refuse a [`MIN_STACK_SIZE`] stack (CPython's smallest is a few
+/// dozen KiB), so that [`give_stack`], which has no way to fail a spawn, always succeeds: it is
+/// asked for the same or more. Tried on a scratch thread state, never attached.
+///
+/// # Safety
+/// The caller holds the GIL.
+unsafe fn check_stack_protection(api: &Api) -> Result<()> {
+    let Some(set) = api.set_stack_protection else {
+        return Ok(());
+    };
+    // SAFETY: GIL held. The scratch state is only given bounds (CPython does arithmetic on the
+    // address, it never reads it) and deleted unattached; a refusal sets an exception on the
+    // caller's state, cleared here.
+    unsafe {
+        let scratch = (api.thread_state_new)((api.interpreter_get)());
+        if scratch.is_null() {
+            return Err(Errno(libc::ENOMEM));
+        }
+        let page = crate::sys::page_size() as *mut c_void;
+        let accepted = set(scratch, page, MIN_STACK_SIZE) == 0;
+        if !accepted {
+            (api.err_clear)();
+        }
+        (api.thread_state_clear)(scratch);
+        (api.thread_state_delete)(scratch);
+        if accepted {
+            Ok(())
+        } else {
+            Err(Errno(libc::ENOTSUP))
+        }
+    }
+}
+
+/// Tells `state` (3.14+) that its thread runs on the stack `[bottom, bottom + size)`; a no-op
+/// before 3.14. See the module docs.
+///
+/// # Safety
+/// The caller holds the GIL; `state` is a live thread state, never attached yet, whose thread
+/// runs on that stack (at least [`MIN_STACK_SIZE`] bytes).
+pub(crate) unsafe fn give_stack(state: usize, bottom: usize, size: usize) {
+    let Ok(api) = api() else { return };
+    let Some(set) = api.set_stack_protection else {
+        return;
+    };
+    // SAFETY: the caller's contract. It cannot fail: `init` checked that this interpreter
+    // accepts MIN_STACK_SIZE bytes. Were it to fail anyway, its exception must not stay on the
+    // spawner's state (the thread then runs on the bounds CPython computes itself).
+    unsafe {
+        if set(state as *mut PyThreadState, bottom as *mut c_void, size) != 0 {
+            (api.err_clear)();
+        }
+    }
+}
 
 /// Finds CPython's gilstate key: a pthread key holding `root`, confirmed with a sentinel.
 fn find_gilstate_key(api: &Api, root: *mut PyThreadState) -> Option<libc::pthread_key_t> {
@@ -235,6 +344,11 @@ pub unsafe fn spawn(
     let state = pending.state();
     let id = thread::spawn_with(opts, move || pending.run())?;
     thread::set_hook_word(id, state)?;
+    if let Some((bottom, size)) = thread::stack_range(id) {
+        // SAFETY: the GIL is held (the caller's contract); `state` is the new thread's own,
+        // never attached (it first runs later), and the range is its coroutine's stack.
+        unsafe { give_stack(state, bottom, size) };
+    }
     Ok(id)
 }
 
@@ -294,13 +408,7 @@ unsafe fn discard(call: Call) {
             (api.dec_ref)(call.kwargs as *mut PyObject);
         }
         (api.thread_state_clear)(call.state as *mut PyThreadState);
-        let delete: Result<unsafe extern "C" fn(*mut PyThreadState)> =
-            symbol(c"PyThreadState_Delete").map(|p| {
-                std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut PyThreadState)>(p)
-            });
-        if let Ok(delete) = delete {
-            delete(call.state as *mut PyThreadState);
-        }
+        (api.thread_state_delete)(call.state as *mut PyThreadState);
     }
 }
 

@@ -79,6 +79,14 @@ impl Coroutine {
         self.stack & !SAMPLE_RELEASED
     }
 
+    /// The usable part of the stack, as (lowest address, size): the guard page lies just below,
+    /// the crate's own state at the very top. For runtimes that check the stack pointer against
+    /// their thread's stack bounds themselves (CPython 3.14+). The same for a re-armed stack.
+    pub(crate) fn stack_range(&mut self) -> Option<(usize, usize)> {
+        let size = self.stack_size();
+        bottom_of(&mut self.gen, size).map(|bottom| (bottom, size))
+    }
+
     /// Re-arms a finished coroutine with a new body, reusing its stack (no system call).
     pub(crate) fn rearm<F: FnOnce() + 'static>(&mut self, body: F) {
         debug_assert!(
@@ -166,12 +174,7 @@ fn release_sample(gen: Gen, stack_size: usize) -> (Gen, bool) {
 /// Writes the usage sample back so the crate's check on drop sees an intact stack bottom (a
 /// thread that ran deep may have overwritten it without ever reaching the guard page).
 fn restore_sample(gen: &mut ManuallyDrop<Gen>, stack_size: usize) {
-    // SAFETY: `gen` is moved out for the lookup and written back before anything else can
-    // observe it; the lookup does not panic.
-    let taken = unsafe { ManuallyDrop::take(gen) };
-    let (back, bottom) = stack_bottom(taken, stack_size);
-    *gen = ManuallyDrop::new(back);
-    if let Some(bottom) = bottom {
+    if let Some(bottom) = bottom_of(gen, stack_size) {
         let words = bottom as *mut usize;
         for i in 0..SAMPLE_WORDS {
             // SAFETY: release_sample found the sample at this address of this coroutine's
@@ -179,6 +182,16 @@ fn restore_sample(gen: &mut ManuallyDrop<Gen>, stack_size: usize) {
             unsafe { words.add(i).write(SAMPLE_WORD) };
         }
     }
+}
+
+/// [`stack_bottom`] of a coroutine's generator, looked up in place.
+fn bottom_of(gen: &mut ManuallyDrop<Gen>, stack_size: usize) -> Option<usize> {
+    // SAFETY: `gen` is moved out for the lookup and written back before anything else can
+    // observe it; the lookup does not panic.
+    let taken = unsafe { ManuallyDrop::take(gen) };
+    let (back, bottom) = stack_bottom(taken, stack_size);
+    *gen = ManuallyDrop::new(back);
+    bottom
 }
 
 fn run_body<F: FnOnce()>(body: HubLocal<F>) -> u32 {
@@ -253,6 +266,63 @@ mod tests {
         );
         assert_eq!(co.resume(0), Resumed::Finished);
         drop(co); // the crate's drop check would report an overflow without the restore
+    }
+
+    /// The mapping of /proc/self/maps holding `addr`: (start, end, permissions).
+    fn mapping_of(addr: usize) -> Option<(usize, usize, String)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let start = usize::from_str_radix(start, 16).ok()?;
+            let end = usize::from_str_radix(end, 16).ok()?;
+            let perms = fields.next()?.to_string();
+            (start <= addr && addr < end).then_some((start, end, perms))
+        })
+    }
+
+    #[test]
+    fn stack_range_is_the_usable_stack_above_the_guard_page() {
+        let size = 256 * 1024;
+        let local = Rc::new(Cell::new(0usize));
+        let l = local.clone();
+        let mut co = Coroutine::new(size, move || {
+            let here = std::hint::black_box(0u8);
+            l.set(&here as *const u8 as usize);
+            suspend(0);
+        })
+        .unwrap();
+        assert_eq!(co.resume(0), Resumed::Suspended(0));
+        let (bottom, len) = co.stack_range().expect("a stack range");
+        assert_eq!(len, size);
+        let here = local.get();
+        assert!(
+            bottom < here && here < bottom + len,
+            "{here:#x} outside {bottom:#x}+{len:#x}"
+        );
+        let page = crate::sys::page_size();
+        let (_, end, perms) = mapping_of(bottom).expect("the bottom is mapped");
+        assert!(perms.starts_with("rw"), "stack mapping {perms}");
+        assert!(end >= bottom + len, "the range ends past its mapping");
+        let (_, _, guard) = mapping_of(bottom - 1).expect("the guard page is mapped");
+        assert!(
+            guard.starts_with("---"),
+            "below the range: {guard}, not the guard page"
+        );
+        assert_eq!(mapping_of(bottom - page).map(|m| m.2), Some(guard));
+        assert_eq!(
+            co.stack_range(),
+            Some((bottom, len)),
+            "the lookup leaves the coroutine as it was"
+        );
+        assert_eq!(co.resume(0), Resumed::Finished);
+        co.rearm(|| {});
+        assert_eq!(
+            co.stack_range(),
+            Some((bottom, len)),
+            "a re-armed stack is the same stack"
+        );
+        assert_eq!(co.resume(0), Resumed::Finished);
     }
 
     #[test]

@@ -58,15 +58,21 @@ pub(crate) enum Polled {
 }
 
 impl Driver {
-    pub(crate) fn new(hub_tag: u16) -> Result<Driver> {
+    /// A driver whose slot keys carry no hub tag yet (see [`Driver::set_tag`]).
+    pub(crate) fn new() -> Result<Driver> {
         let poll = Poll::new()?;
         let inbox = Arc::new(Inbox::new(poll.registry(), INBOX_TOKEN)?);
         Ok(Driver {
             poll,
             events: Events::with_capacity(1024),
-            slots: Table::new(Class::IoSlot, hub_tag),
+            slots: Table::new(Class::IoSlot, 1),
             inbox,
         })
+    }
+
+    /// Gives the driver its hub's tag, before any fd is registered.
+    pub(crate) fn set_tag(&mut self, hub_tag: u16) {
+        self.slots = Table::new(Class::IoSlot, hub_tag);
     }
 
     /// The inbox other OS threads post completions to.

@@ -6,7 +6,7 @@
 //! block switch back to that loop. State lives in a thread-local `RefCell`; no borrow is held
 //! while a green thread runs or while the root waits, so user code never sees a borrowed hub.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use super::hooks;
 use super::log::{Report, ReportKind};
 use super::object::{Object, Objects};
 use super::sched::{Sched, ROOT};
+use super::table::HUB_TAG_MAX;
 use super::task::{State, Wait, Waiter, Wake};
 use crate::error::{Errno, Result};
 
@@ -38,14 +39,28 @@ thread_local! {
     static HUB: RefCell<Option<Box<Hub>>> = const { RefCell::new(None) };
 }
 
-static NEXT_HUB_TAG: AtomicU16 = AtomicU16::new(1);
+/// Hubs created so far in this process, which is also the last tag handed out.
+static HUBS_CREATED: AtomicU16 = AtomicU16::new(0);
+
+/// The tag of a new hub: unique for the life of the process, so a handle of a hub that is gone
+/// can never be taken for one of a later hub. EMFILE once all [`HUB_TAG_MAX`] are used.
+fn take_hub_tag() -> Result<u16> {
+    HUBS_CREATED
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < HUB_TAG_MAX).then_some(n + 1)
+        })
+        .map(|n| n + 1)
+        .map_err(|_| Errno(libc::EMFILE))
+}
 
 /// Runs `f` on this thread's hub, creating the hub on first use.
 pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
     HUB.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(new_hub()?);
+            drop(slot);
+            create_hub(cell)?;
+            slot = cell.borrow_mut();
         }
         let hub = slot.as_mut().expect("created above");
         f(hub)
@@ -54,15 +69,51 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Hub) -> Result<R>) -> Result<R> {
 
 /// Out of line: the hub is built once per OS thread, and building it inline would give every
 /// caller of [`with`] a stack frame the size of a hub (green threads' stacks are small).
+/// A failure is reported outside the borrow: a log sink may call back into greenhub.
 #[cold]
 #[inline(never)]
+fn create_hub(cell: &RefCell<Option<Box<Hub>>>) -> Result<()> {
+    match new_hub() {
+        Ok(hub) => {
+            *cell.borrow_mut() = Some(hub);
+            Ok(())
+        }
+        Err(err) => {
+            report_no_hub(err);
+            Err(err)
+        }
+    }
+}
+
 fn new_hub() -> Result<Box<Hub>> {
-    let tag = NEXT_HUB_TAG.fetch_add(1, Ordering::Relaxed);
+    // The driver first and the tag last, so a hub that could not be built uses up no tag.
+    let mut driver = Driver::new()?;
+    let tag = take_hub_tag()?;
+    driver.set_tag(tag);
     Ok(Box::new(Hub {
         sched: Sched::new(tag),
         objects: Objects::new(tag),
-        driver: Driver::new(tag)?,
+        driver,
     }))
+}
+
+/// Says once per OS thread why it has no hub (each of its calls fails with `err`).
+#[cold]
+fn report_no_hub(err: Errno) {
+    thread_local! {
+        static REPORTED: Cell<bool> = const { Cell::new(false) };
+    }
+    if REPORTED.with(|r| r.replace(true)) {
+        return;
+    }
+    let why = if HUBS_CREATED.load(Ordering::Relaxed) >= HUB_TAG_MAX {
+        "this process has created the most hubs it can: a hub's identity is never reused"
+    } else {
+        "it could not be created"
+    };
+    super::log::emit(&Report::message(format!(
+        "greenhub: no hub for this OS thread ({why}): its greenhub calls fail with {err}"
+    )));
 }
 
 impl Hub {
@@ -320,12 +371,27 @@ fn flush_reports() {
     });
 }
 
-/// The scheduling loop, run by the root while it waits. Returns when the root is runnable.
-/// One borrow of the hub per switch: it takes back the thread that stopped and picks the next.
-fn run_until_root_runs() {
-    // Whatever is queued already runs before the first poll.
+/// How the root entered the loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RootEntry {
+    /// It waits: whatever is queued runs before the first poll (spawned threads start without
+    /// a system call first).
+    Wait,
+    /// It yielded and is queued at the back: like a green thread's yield, it is outside the
+    /// current batch, so timers fire and I/O is polled (when anything waits for it) before it
+    /// runs again. Taking it into the batch would let a root looping on yield run forever
+    /// without either.
+    Yield,
+}
+
+/// The scheduling loop, run by the root while it waits or yields. Returns when the root is
+/// runnable. One borrow of the hub per switch: it takes back the thread that stopped and
+/// picks the next.
+fn run_until_root_runs(entry: RootEntry) {
     let mut step = with(|h| {
-        h.sched.batch_left = h.sched.batch_left.max(h.sched.run_queue.len());
+        if entry == RootEntry::Wait {
+            h.sched.batch_left = h.sched.batch_left.max(h.sched.run_queue.len());
+        }
         Ok(h.next_step())
     });
     loop {
@@ -348,7 +414,7 @@ fn run_until_root_runs() {
 #[inline(always)]
 pub(crate) fn wait(waiter: Waiter) -> Result<()> {
     if waiter.task == ROOT {
-        run_until_root_runs();
+        run_until_root_runs(RootEntry::Wait);
         return with(|h| h.sched.end_root_wait());
     }
     Wake::result_of(coroutine::suspend(REQUEST_WAIT))
@@ -363,7 +429,7 @@ pub(crate) fn yield_now() -> Result<()> {
         return Wake::result_of(coroutine::suspend(REQUEST_YIELD));
     }
     with(|h| h.sched.requeue_root())?;
-    run_until_root_runs();
+    run_until_root_runs(RootEntry::Yield);
     Ok(())
 }
 

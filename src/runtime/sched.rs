@@ -76,6 +76,12 @@ impl Sched {
         }
     }
 
+    /// The usable range of green thread `id`'s stack (see `Coroutine::stack_range`); `None`
+    /// for the root and while the thread runs (its coroutine is out of its record then).
+    pub(crate) fn stack_range(&mut self, id: u64) -> Option<(usize, usize)> {
+        self.tasks.get_mut(id)?.coroutine.as_mut()?.stack_range()
+    }
+
     /// True for the root and for green threads that have not ended.
     pub(crate) fn is_alive(&self, id: u64) -> bool {
         self.task(id).is_some_and(|t| t.state != State::Done)

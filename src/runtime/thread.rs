@@ -14,6 +14,10 @@ use crate::error::{Errno, Result};
 /// A green thread id; 0 is the root (the program's own code).
 pub type ThreadId = u64;
 
+/// Hubs (one per OS thread that uses greenhub) a process can create in its life: a hub's
+/// identity, part of every handle, is never reused.
+pub const HUBS_MAX: u16 = super::table::HUB_TAG_MAX;
+
 /// Longest name kept for a thread, in bytes.
 pub const NAME_MAX: usize = 31;
 /// Smallest stack a green thread may have.
@@ -57,7 +61,7 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
         Some(size) => checked_stack_size(size)?,
         None => default_stack_size(),
     };
-    let name = opts.name.map(|n| truncate_name(&n));
+    let name = opts.name.map(|n| name_kept(&n).to_string());
     let body = move || {
         let status = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(status) => status,
@@ -97,6 +101,12 @@ fn report_panic(payload: &(dyn std::any::Any + Send)) {
     });
 }
 
+/// The usable range of green thread `id`'s stack, (lowest address, size), while it is not
+/// running; `None` for the root.
+pub(crate) fn stack_range(id: ThreadId) -> Option<(usize, usize)> {
+    hub::with(|h| Ok(h.sched.stack_range(id))).ok().flatten()
+}
+
 /// Sets the opaque word the switch hooks are given for thread `id` (0: the root).
 pub(crate) fn set_hook_word(id: ThreadId, word: usize) -> Result<()> {
     hub::with(|h| {
@@ -115,12 +125,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn truncate_name(name: &str) -> String {
+/// The part of `name` a thread keeps: at most [`NAME_MAX`] bytes, cut on a char boundary.
+pub fn name_kept(name: &str) -> &str {
     let mut end = name.len().min(NAME_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    name[..end].to_string()
+    &name[..end]
 }
 
 /// Waits for thread `id` to end and returns its status. A thread can be joined once; after
@@ -206,7 +217,7 @@ pub fn yield_now() -> Result<()> {
 pub fn set_name(id: ThreadId, name: &str) -> Result<()> {
     hub::with(|h| {
         let task = h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?;
-        task.name = Some(truncate_name(name));
+        task.name = Some(name_kept(name).to_string());
         Ok(())
     })
 }
@@ -292,9 +303,9 @@ mod tests {
 
     #[test]
     fn names_are_cut_on_char_boundaries() {
-        assert_eq!(truncate_name("short"), "short");
+        assert_eq!(name_kept("short"), "short");
         let long = "é".repeat(20);
-        let cut = truncate_name(&long);
-        assert!(cut.len() <= NAME_MAX && long.starts_with(&cut));
+        let cut = name_kept(&long);
+        assert!(cut.len() <= NAME_MAX && long.starts_with(cut));
     }
 }

@@ -10,8 +10,9 @@ use crate::runtime::{self, Cx, Object, Waiter, Wake};
 
 pub(crate) struct Semaphore {
     count: i64,
-    /// Releasing past this is an error (bounded semaphores).
-    bound: Option<i64>,
+    /// Releasing past this is EOVERFLOW: the initial value of a bounded semaphore, `i64::MAX`
+    /// (what the count can hold) for a counting one.
+    limit: i64,
     waiters: VecDeque<Waiter>,
 }
 
@@ -25,14 +26,14 @@ impl Object for Semaphore {
     }
 }
 
-fn create(initial: i64, bound: Option<i64>) -> Result<u64> {
+fn create(initial: i64, limit: i64) -> Result<u64> {
     if initial < 0 {
         return Err(Errno(libc::EINVAL));
     }
     runtime::with(|h| {
         h.objects.insert(Semaphore {
             count: initial,
-            bound,
+            limit,
             waiters: VecDeque::new(),
         })
     })
@@ -40,12 +41,12 @@ fn create(initial: i64, bound: Option<i64>) -> Result<u64> {
 
 /// A counting semaphore with `initial` permits (EINVAL if negative).
 pub fn new(initial: i64) -> Result<u64> {
-    create(initial, None)
+    create(initial, i64::MAX)
 }
 
 /// A bounded semaphore: releasing it past `initial` permits fails with EOVERFLOW.
 pub fn new_bounded(initial: i64) -> Result<u64> {
-    create(initial, Some(initial))
+    create(initial, initial)
 }
 
 /// Takes a permit, waiting (FIFO) up to `timeout` (`None`: as long as needed).
@@ -83,14 +84,16 @@ pub fn try_acquire(id: u64) -> Result<()> {
     })
 }
 
-/// Returns a permit: to the first waiter if there is one, else to the count.
+/// Returns a permit: to the first waiter if there is one, else to the count. EOVERFLOW (and
+/// nothing changes) when the count is at its limit: a bounded semaphore's initial value, or
+/// `i64::MAX`. A counting semaphore with waiters has a count of 0: it always takes a release.
 pub fn release(id: u64) -> Result<()> {
     runtime::with(|h| {
         let sem = h
             .objects
             .get_mut::<Semaphore>(id)
             .ok_or(Errno(libc::EBADF))?;
-        if sem.bound.is_some_and(|b| sem.count >= b) {
+        if sem.count >= sem.limit {
             return Err(Errno(libc::EOVERFLOW));
         }
         // The permit goes to this waiter: the count stays as it is.

@@ -11,7 +11,7 @@ pub(crate) use socket::*;
 use crate::error::{Errno, Result};
 
 /// Runs `f` until it returns something other than -1/EINTR.
-fn retry<T: PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> Result<T> {
+pub(crate) fn retry<T: PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> Result<T> {
     loop {
         let r = f();
         if r != T::from(-1) {

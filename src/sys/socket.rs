@@ -1,5 +1,6 @@
 //! Socket system calls: creation, options, addresses, accept, connect, data transfer.
 
+use std::ffi::CStr;
 use std::mem::{self, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -47,7 +48,7 @@ pub(crate) fn get_option(fd: RawFd, level: i32, name: i32, out: &mut [u8]) -> Re
     let mut len = libc::socklen_t::try_from(out.len()).map_err(|_| Errno(libc::EINVAL))?;
     // SAFETY: `out` is valid for writes of `len` bytes; the kernel updates `len`.
     retry(|| unsafe { libc::getsockopt(fd, level, name, out.as_mut_ptr().cast(), &mut len) })?;
-    Ok(len as usize)
+    Ok((len as usize).min(out.len()))
 }
 
 /// The pending error of a socket (SO_ERROR), e.g. the outcome of a non-blocking connect.
@@ -201,6 +202,70 @@ fn name_of(fd: RawFd, f: NameFn) -> Result<SocketAddr> {
     retry(|| unsafe { f(fd, storage.as_mut_ptr().cast(), &mut len) })?;
     // SAFETY: zeroed, then filled in by the kernel.
     from_sockaddr(unsafe { &storage.assume_init() }).ok_or(Errno(libc::EAFNOSUPPORT))
+}
+
+/// glibc's EAI_ADDRFAMILY (the name has no address of the asked family), which the libc crate
+/// does not define.
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// The stream-socket addresses of `host` (getaddrinfo(3)), each with port `port`.
+///
+/// A name that does not resolve (EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY, EAI_FAIL, or no
+/// address) is ENXIO, which connect(2) never gives, so a caller can tell it from an address it
+/// cannot reach; a temporary failure (EAI_AGAIN: no answer from the name server now) is
+/// EAGAIN; EAI_MEMORY is ENOMEM; EAI_SYSTEM gives its errno.
+pub(crate) fn resolve_name(host: &CStr, port: u16) -> Result<Vec<SocketAddr>> {
+    // SAFETY: addrinfo is plain data for which all-zero bytes are valid (no flags, any family).
+    let mut hints: libc::addrinfo = unsafe { mem::zeroed() };
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut list: *mut libc::addrinfo = ptr::null_mut();
+    // SAFETY: `host` is NUL-terminated, `hints` is valid, and `list` receives a list we free.
+    let rc = unsafe { libc::getaddrinfo(host.as_ptr(), ptr::null(), &hints, &mut list) };
+    if rc != 0 {
+        return Err(match rc {
+            libc::EAI_NONAME | libc::EAI_NODATA | EAI_ADDRFAMILY | libc::EAI_FAIL => {
+                Errno(libc::ENXIO)
+            }
+            libc::EAI_AGAIN => Errno(libc::EAGAIN),
+            libc::EAI_MEMORY => Errno(libc::ENOMEM),
+            libc::EAI_SYSTEM => match Errno::last() {
+                Errno(0) => Errno(libc::EIO),
+                e => e,
+            },
+            _ => Errno(libc::EINVAL), // a flag, family or type we never pass
+        });
+    }
+    let mut addrs = Vec::new();
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: a non-NULL entry of the list getaddrinfo returned, freed only below.
+        let ai = unsafe { &*entry };
+        let len = ai.ai_addrlen as usize;
+        if !ai.ai_addr.is_null() && len <= mem::size_of::<libc::sockaddr_storage>() {
+            // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+            let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+            // SAFETY: `ai_addr` holds `len` bytes, which fit in `storage` (checked above).
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    ai.ai_addr.cast::<u8>(),
+                    ptr::addr_of_mut!(storage).cast::<u8>(),
+                    len,
+                )
+            };
+            if let Some(mut addr) = from_sockaddr(&storage) {
+                addr.set_port(port);
+                addrs.push(addr);
+            }
+        }
+        entry = ai.ai_next;
+    }
+    // SAFETY: `list` came from a successful getaddrinfo and is freed once; no entry is used
+    // after this.
+    unsafe { libc::freeaddrinfo(list) };
+    if addrs.is_empty() {
+        return Err(Errno(libc::ENXIO));
+    }
+    Ok(addrs)
 }
 
 fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

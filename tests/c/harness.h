@@ -28,6 +28,9 @@ extern const test_case api_tests[];
 extern const test_case thread_tests[];
 extern const test_case socket_tests[];
 extern const test_case sync_tests[];
+extern const test_case limit_tests[];
+extern const test_case sched_tests[];
+extern const test_case file_tests[];
 
 #if defined(__GNUC__)
 #define TH_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -1009,9 +1009,10 @@ static void test_connect_bad_host(void) {
   double el = now_ms() - t0;
   CHECK_EQ(gh_deadline_pop(), 0);
   ticker_stop = 1;
-  /* EADDRNOTAVAIL: the name does not resolve; ETIMEDOUT: the resolver outlived the deadline. */
-  CHECKF(c == -1 && (e == EADDRNOTAVAIL || e == ETIMEDOUT),
-         "gh_connect(\"no-such-host.invalid\"): got %lld errno=%s, want -1 EADDRNOTAVAIL (or "
+  /* ENXIO: the name does not resolve (EAGAIN: the resolver could not ask a name server);
+   * ETIMEDOUT: the resolver outlived the deadline. test_limits.c checks which one is right. */
+  CHECKF(c == -1 && (e == ENXIO || e == EAGAIN || e == ETIMEDOUT),
+         "gh_connect(\"no-such-host.invalid\"): got %lld errno=%s, want -1 ENXIO (or "
          "ETIMEDOUT at the deadline)", (long long)c, th_errname(e));
   CHECKF(el < 5500, "resolution failure took %.0f ms (deadline 5000)", el);
   th_note("no-such-host.invalid: errno=%s after %.0f ms; ticker ran %d times meanwhile",

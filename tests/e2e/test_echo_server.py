@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import selectors
 import socket
 import struct
 import threading
@@ -317,4 +318,54 @@ def test_huge_line_bounded_memory(start_server):
         probe = probe_other_client(srv.port)
     assert probe == "ok", f"another client was not served meanwhile: {probe}"
     roundtrip(srv.port, b"after the huge line\n")
+    srv.assert_alive()
+
+
+def test_burst_of_200_connects_all_accepted(start_server):
+    """200 connects at once (non-blocking, before any is served) all get their echo promptly.
+    With a backlog of 50 the accept queue overflowed: the kernel dropped the handshakes it had
+    no room for, and those clients waited for TCP's retransmission (1 s, then 3 s, ...) or
+    were never accepted at all."""
+    srv = start_echo(start_server)
+    socks = []
+    try:
+        start = time.monotonic()
+        for _ in range(200):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            socks.append(s)
+            try:
+                s.connect(("127.0.0.1", srv.port))
+            except BlockingIOError:
+                pass
+        sel = selectors.DefaultSelector()
+        for i, s in enumerate(socks):
+            sel.register(s, selectors.EVENT_WRITE, i)
+        echoed = {}
+        errors = []
+        deadline = start + 10
+        while len(echoed) + len(errors) < len(socks) and time.monotonic() < deadline:
+            for key, events in sel.select(0.05):
+                i, s = key.data, key.fileobj
+                try:
+                    if events & selectors.EVENT_WRITE:
+                        s.send(b"hello %d\n" % i)
+                        sel.modify(s, selectors.EVENT_READ, i)
+                    elif s.recv(64) == b"hello %d\n" % i:
+                        echoed[i] = time.monotonic() - start
+                        sel.unregister(s)
+                except OSError as e:
+                    errors.append(f"client {i}: {e!r}")
+                    sel.unregister(s)
+        assert not errors, f"{len(errors)} of 200 failed: {errors[:3]}"
+        assert len(echoed) == 200, f"only {len(echoed)} of 200 connections served within 10 s"
+        slowest = max(echoed.values())
+        # An overflowed handshake is retried after TCP's initial timeout of 1 s.
+        assert slowest < 0.9, (
+            f"the slowest of 200 connections was served after {slowest:.2f} s: its handshake "
+            f"was dropped (accept queue full) and retransmitted"
+        )
+    finally:
+        for s in socks:
+            s.close()
     srv.assert_alive()

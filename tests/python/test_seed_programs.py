@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -276,6 +277,26 @@ def test_seed_echo_server_as_ported(start, tmp_path):
 
 def test_example_echo_server(start, tmp_path):
     check_echo_server(start(example(tmp_path, "echo_server.py")))
+
+
+@pytest.mark.parametrize("which", ["seed", "example"])
+def test_echo_server_takes_a_reset_as_end_of_file(start, tmp_path, which):
+    """A client that resets its connection (RST) while the handler waits in readline() ends
+    that handler quietly, as in Eventlet: "client disconnected", no traceback."""
+    source = program(tmp_path, "seed_echo.py", SEED_ECHO) if which == "seed" else example(tmp_path, "echo_server.py")
+    server = start(source)
+    clients = 5
+    for _ in range(clients):
+        c = server.connect()
+        c.sendall(b"foo\n")
+        assert recv_line(c) == b"foo\n", server.describe()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # linger 0: RST while the server waits for the next line
+    server.wait_output(
+        lambda: server.stdout().count("client disconnected") == clients,
+        f"{clients} times 'client disconnected'",
+    )
+    assert "Traceback" not in server.stderr(), server.describe()
 
 
 # --------------------------------------------------------------------------- file server

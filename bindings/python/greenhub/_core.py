@@ -17,6 +17,7 @@ failing with ETIMEDOUT raises the expired ``Timeout`` (or its exception); otherw
 is the call's own timeout (a socket timeout, ``acquire(timeout=...)``).
 """
 
+import ctypes
 import errno
 import math
 import os
@@ -33,12 +34,34 @@ from ._lib import lib, pylib, get_errno
 
 monotonic = time.monotonic
 
-if pylib.gh_py_init() != 0:
-    _e = get_errno()
-    raise ImportError(
-        "greenhub: gh_py_init failed (%s): the Python shim needs CPython 3.9 or later"
-        % (os.strerror(_e) if _e else "unknown error")
+_STACK_BOUNDS_CALL = "PyUnstable_ThreadState_SetStackProtection"
+
+
+def _refusal(err):
+    """Why gh_py_init refused this interpreter (the ImportError's message)."""
+    version = "%d.%d.%d" % sys.version_info[:3]
+    if err == errno.ENOTSUP and sys.version_info >= (3, 14):
+        if hasattr(ctypes.pythonapi, _STACK_BOUNDS_CALL):
+            return (
+                "greenhub: CPython %s refuses the 1 MiB stacks of Python green threads (%s)"
+                % (version, _STACK_BOUNDS_CALL)
+            )
+        return (
+            "greenhub: CPython %s lacks %s, which Python green threads need from CPython 3.14 "
+            "on (it tells CPython where each green thread's stack is; without it every object a "
+            "green thread frees is leaked): use CPython 3.14.1 or later"
+            % (version, _STACK_BOUNDS_CALL)
+        )
+    if err == errno.ENOTSUP:
+        return "greenhub: the Python shim needs CPython 3.9 or later, not %s" % version
+    return "greenhub: gh_py_init failed on CPython %s (%s)" % (
+        version,
+        os.strerror(err) if err else "unknown error",
     )
+
+
+if pylib.gh_py_init() != 0:
+    raise ImportError(_refusal(get_errno()))
 
 #: The OS thread whose hub the Python green threads live on (the importing thread).
 HUB_THREAD = threading.get_ident()
@@ -740,7 +763,9 @@ def bootstrap(glet, func, args, kwargs, delay):
         gid = glet._gid = lib.gh_self()
     try:
         try:
-            if delay is not None and glet._pre_exc is None:
+            # A zero delay is no wait at all: Eventlet's spawn_after(0, f) is spawn(f), whose
+            # f has started after its spawner's next sleep(0).
+            if delay and glet._pre_exc is None:
                 try:
                     sleep(delay)
                 except BaseException:

@@ -13,7 +13,7 @@ The library is opened twice:
 
 Where the library comes from: the ``GREENHUB_LIBRARY`` environment variable (a path), else
 the library built in this repository (``build/libgreenhub.so``, then
-``target/release/libgreenhub.so``), else the system's (``ctypes.util.find_library``).
+``target/release/libgreenhub_capi.so``), else the system's (``ctypes.util.find_library``).
 """
 
 import ctypes
@@ -37,7 +37,8 @@ from ctypes import (
 from pathlib import Path
 
 __all__ = [
-    "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhSpawnOpts", "GhReport",
+    "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhFileInfo", "GhSpawnOpts",
+    "GhReport",
 ]
 
 GH_HOST_MAX = 46
@@ -54,6 +55,12 @@ class GhAddr(Structure):
     """struct gh_addr: a socket address in printable form."""
 
     _fields_ = [("family", c_int), ("port", c_uint16), ("host", c_char * GH_HOST_MAX)]
+
+
+class GhFileInfo(Structure):
+    """struct gh_file_info: what gh_open_beneath found (st_mode, st_size)."""
+
+    _fields_ = [("mode", ctypes.c_uint32), ("size", c_int64)]
 
 
 class GhSpawnOpts(Structure):
@@ -114,6 +121,10 @@ FUNCTIONS = {
     "gh_wait_readable": (c_int, [_h]),
     "gh_wait_writable": (c_int, [_h]),
     "gh_sock_give": (c_int, [_h, _h]),
+    # files
+    "gh_open_beneath": (c_int, [c_int, c_char_p, c_int, POINTER(GhFileInfo)]),
+    "gh_file_read": (c_ssize_t, [c_int, c_void_p, c_size_t]),
+    "gh_file_pread": (c_ssize_t, [c_int, c_void_p, c_size_t, c_int64]),
     # green pools and serve
     "gh_pool_new": (_h, [c_int64]),
     "gh_pool_spawn": (_h, [_h, GH_FN, c_void_p, _opts_p]),
@@ -193,7 +204,7 @@ def _candidates():
         repo = None
     if repo is not None:
         yield str(repo / "build" / "libgreenhub.so")
-        yield str(repo / "target" / "release" / "libgreenhub.so")
+        yield str(repo / "target" / "release" / "libgreenhub_capi.so")
     found = ctypes.util.find_library("greenhub")
     if found:
         yield found

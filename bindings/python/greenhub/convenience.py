@@ -11,7 +11,7 @@ from . import _core
 from . import greenpool
 from . import greenthread
 from ._lib import GhAddr, lib, get_errno
-from .greenio import GreenSocket
+from .greenio import GAI_ERROR_OF_ERRNO, GreenSocket, gaierror
 
 __all__ = ["listen", "connect", "serve", "StopServe", "ReuseRandomPortWarning",
            "ReusePortUnavailableWarning"]
@@ -101,8 +101,11 @@ def connect(addr, family=socket.AF_INET, bind=None):
         try:
             h = _core.io_call(lib.gh_connect, host.encode("idna"), port)
         except OSError as e:
-            if e.errno == errno.EADDRNOTAVAIL and not _numeric(host, family):
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            # gh_connect's errno for a name that does not resolve (ENXIO) or cannot be resolved
+            # now (EAGAIN) is the standard library's gaierror here.
+            code = GAI_ERROR_OF_ERRNO.get(e.errno)
+            if code is not None and not _numeric(host, family):
+                raise gaierror(code) from None
             raise
         local = GhAddr()
         if lib.gh_local_addr(h, byref(local)) == 0 and local.family != family:

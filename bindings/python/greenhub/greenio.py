@@ -31,6 +31,22 @@ _get_ident = threading.get_ident
 _HUB_THREAD = _core.HUB_THREAD
 _io_call = _core.io_call
 
+_gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
+_gai_strerror.restype = ctypes.c_char_p
+_gai_strerror.argtypes = [c_int]
+
+#: What a read of a connection the peer reset or shut down fails with; Eventlet's readers return
+#: end of file instead (its SOCKET_CLOSED on Linux), unless the socket is non-blocking.
+_CLOSED_ERRNOS = frozenset((errno.ECONNRESET, errno.ESHUTDOWN, errno.EPIPE))
+
+#: The getaddrinfo error a name-resolution errno of gh_connect/gh_listen stands for.
+GAI_ERROR_OF_ERRNO = {errno.ENXIO: socket.EAI_NONAME, errno.EAGAIN: socket.EAI_AGAIN}
+
+
+def gaierror(code):
+    """``socket.gaierror`` for getaddrinfo error *code*, as the standard library raises it."""
+    return socket.gaierror(code, _gai_strerror(code).decode("utf-8", "replace"))
+
 
 def _raise_errno(err=None):
     raise _core.error_from_errno(get_errno() if err is None else err)
@@ -295,7 +311,7 @@ class GreenSocket:
             socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
         )
         if not infos:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            raise gaierror(socket.EAI_NONAME)
         resolved = infos[0][4]
         return resolved[:2] + tuple(address[2:]) if self.family == socket.AF_INET6 else resolved
 
@@ -376,8 +392,13 @@ class GreenSocket:
 
     # -- data -------------------------------------------------------------------------------
 
+    def _reads_as_eof(self, err):
+        """True if a read that failed with *err* returns end of file instead (Eventlet)."""
+        return err.errno in _CLOSED_ERRNOS and self._timeout != 0.0
+
     def recv(self, bufsize, flags=0):
-        """Receives up to *bufsize* bytes; b"" at end of stream."""
+        """Receives up to *bufsize* bytes; b"" at end of stream, and (as in Eventlet) when the
+        peer reset the connection, unless the socket is non-blocking."""
         if flags:
             return self._recv_flags(bufsize, flags)
         if bufsize < 0:
@@ -385,12 +406,21 @@ class GreenSocket:
         if bufsize <= _SCRATCH_SIZE and _get_ident() == _HUB_THREAD:
             # The hub writes into the buffer just before the call returns, with no switch in
             # between, so one buffer serves every green thread of this hub.
-            n = _io_call(lib.gh_recv, self._h, _scratch_c, bufsize)
+            try:
+                n = _io_call(lib.gh_recv, self._h, _scratch_c, bufsize)
+            except OSError as e:
+                if self._reads_as_eof(e):
+                    return b""
+                raise
             return _scratch_mv[:n].tobytes()
         buf = bytearray(bufsize)
         c = (c_char * bufsize).from_buffer(buf) if bufsize else None
         try:
             n = _io_call(lib.gh_recv, self._h, c, bufsize)
+        except OSError as e:
+            if not self._reads_as_eof(e):
+                raise
+            n = 0
         finally:
             del c
         del buf[n:]
@@ -398,7 +428,7 @@ class GreenSocket:
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         """Receives up to *nbytes* (default: the buffer's size) into *buffer*; returns the
-        count."""
+        count: 0 at end of stream, or when the peer reset the connection (as recv())."""
         if (
             not flags
             and type(buffer) is memoryview  # what the io stack (makefile) passes
@@ -413,7 +443,12 @@ class GreenSocket:
             # Receive into the hub's scratch buffer and copy: cheaper than wrapping the
             # caller's buffer in a ctypes array on every call (see recv for why one buffer
             # serves every green thread).
-            n = _io_call(lib.gh_recv, self._h, _scratch_c, nbytes or len(buffer))
+            try:
+                n = _io_call(lib.gh_recv, self._h, _scratch_c, nbytes or len(buffer))
+            except OSError as e:
+                if self._reads_as_eof(e):
+                    return 0
+                raise
             buffer[:n] = _scratch_mv[:n]
             return n
         mv = memoryview(buffer)
@@ -437,6 +472,10 @@ class GreenSocket:
         c = (c_char * size).from_buffer(mv)
         try:
             return _io_call(lib.gh_recv, self._h, c, nbytes)
+        except OSError as e:
+            if self._reads_as_eof(e):
+                return 0
+            raise
         finally:
             del c
             mv.release()
@@ -452,6 +491,10 @@ class GreenSocket:
                     return s.recv(bufsize, flags | socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     pass
+                except OSError as e:
+                    if self._reads_as_eof(e):
+                        return b""
+                    raise
             if self._timeout == 0.0:
                 raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
             _io_call(lib.gh_wait_readable, self._h)

@@ -1,7 +1,7 @@
 """Queues for green threads (Eventlet's ``eventlet.queue``).
 
 ``Queue(maxsize=None)`` is unbounded; ``Queue(0)`` is a channel: put() waits until a getter
-takes the item. ``Empty`` and ``Full`` are the standard library's. Waiting is done with
+takes the item, and returns only after that getter has run (Eventlet's order). ``Empty`` and ``Full`` are the standard library's. Waiting is done with
 greenhub's park/unpark; items are handed straight to the first waiting getter (FIFO).
 """
 
@@ -159,11 +159,13 @@ class LightQueue:
             self._feed_getters()
             return
         if self._getters and not self.qsize():
-            # a channel with a waiting getter: deliver at once, even without blocking
+            # A channel with a waiting getter: deliver at once, even without blocking, and let
+            # the getter run before put() returns, as Eventlet's put() waits for the hand-off.
             getter = self._pop_getter()
             if getter is not None:
                 self._put(item)
                 getter.deliver(self._get())
+                _core.sleep(0)
                 return
         if not block:
             raise Full
