@@ -8,7 +8,8 @@ for the differences from Eventlet.
 """
 
 from . import _lib
-from . import _core
+from . import _errors
+from . import _hub
 from . import timeout
 from . import event
 from . import semaphore
@@ -20,6 +21,8 @@ from . import tpool
 from . import convenience
 
 __version__ = _lib.lib.gh_version().decode("ascii")
+
+_hub.hub.start()  # the hub's thread is the importing one
 
 connect = convenience.connect
 listen = convenience.listen
@@ -41,9 +44,9 @@ spawn_after = greenthread.spawn_after
 spawn_after_local = greenthread.spawn_after_local
 kill = greenthread.kill
 getcurrent = greenthread.getcurrent
-GreenletExit = _core.GreenletExit
-DeadlockError = _core.DeadlockError
-StackOverflowError = _core.StackOverflowError
+GreenletExit = _errors.GreenletExit
+DeadlockError = _errors.DeadlockError
+StackOverflowError = _errors.StackOverflowError
 
 Queue = queue.Queue
 LightQueue = queue.LightQueue

@@ -1,17 +1,14 @@
 """Semaphores for green threads (Eventlet's ``eventlet.semaphore``), on greenhub's native
 semaphore (``gh_sem_*``): waiters are served in FIFO order."""
 
-import math
+import time
 from ctypes import byref, c_int64
 
-from . import _core
+from ._errors import error_from_errno
+from ._hub import SYNC, block, sleep
 from ._lib import lib, get_errno
 
 __all__ = ["Semaphore", "BoundedSemaphore", "CappedSemaphore"]
-
-
-def _ms(timeout):
-    return min(max(1, math.ceil(timeout * 1000.0)), 2**62)
 
 
 class Semaphore:
@@ -33,7 +30,7 @@ class Semaphore:
             raise ValueError("Semaphore() expect value >= 0, actual: {}".format(repr(value)))
         h = lib.gh_sem_new(value)
         if h == -1:
-            raise _core.error_from_errno(get_errno())
+            raise error_from_errno(get_errno())
         self._h = h
         self._debt = 0  # how far below zero the counter is (the native count is then 0)
 
@@ -49,7 +46,7 @@ class Semaphore:
         value = c_int64()
         waiting = c_int64()
         if lib.gh_sem_stat(self._h, byref(value), byref(waiting)) == -1:
-            raise _core.error_from_errno(get_errno())
+            raise error_from_errno(get_errno())
         return value.value, waiting.value
 
     @property
@@ -110,12 +107,13 @@ class Semaphore:
         if self._debt == 0 and lib.gh_sem_try_acquire(self._h) == 0:
             return True
         if timeout is None:
-            _core.sync_call(lib.gh_sem_acquire, self._h, -1)
+            block(lib.gh_sem_acquire, (self._h, -1), SYNC)
             return True
         if timeout == 0:
-            _core.sleep(0)  # as Eventlet: others run once before giving up
+            sleep(0)  # as Eventlet: others run once before giving up
             return self._debt == 0 and lib.gh_sem_try_acquire(self._h) == 0
-        return _core.sync_call(lib.gh_sem_acquire, self._h, _ms(timeout), timed=True) == 0
+        deadline = time.monotonic() + timeout
+        return block(lib.gh_sem_acquire, (self._h, -1), SYNC, deadline) is not None
 
     def __enter__(self):
         self.acquire()
@@ -126,7 +124,7 @@ class Semaphore:
         if self._debt > 0:
             self._debt -= 1
         elif lib.gh_sem_release(self._h) == -1:
-            raise _core.error_from_errno(get_errno())
+            raise error_from_errno(get_errno())
         return True
 
     def __exit__(self, typ, val, tb):
