@@ -9,7 +9,6 @@ for the differences from Eventlet.
 
 from . import _lib
 from . import _errors
-from . import _hub
 from . import timeout
 from . import event
 from . import semaphore
@@ -21,8 +20,6 @@ from . import tpool
 from . import convenience
 
 __version__ = _lib.lib.gh_version().decode("ascii")
-
-_hub.hub.start()  # the hub's thread is the importing one
 
 connect = convenience.connect
 listen = convenience.listen

@@ -2,9 +2,11 @@
 each green thread (``Greenlet``); spawning and killing; and ``block()``, the one helper every
 wait of the shim goes through.
 
-Starting. :meth:`Hub.start` makes the calling OS thread the hub's (its thread state the
-root's), brings the library's reports to the shim (``gh_set_log``: it must see stack
-overflows) and starts the Ctrl-C watcher (``_signals``); the package does it at import.
+First use. Importing greenhub only checks that this interpreter can run Python green threads
+(``gh_py_init``, below). The first spawn, blocking call or socket starts the hub
+(:meth:`Hub.start`): the OS thread making it becomes the hub's thread (its thread state the
+root's), the library's reports come to the shim (``gh_set_log``: it must see stack
+overflows), and the Ctrl-C watcher starts (``_signals``).
 
 How a wait works. Every gh_* call is made through ``ctypes.CDLL``, which releases the GIL
 around it. In a green thread the call suspends the thread's C stack (and with it the thread's
