@@ -47,7 +47,9 @@ __all__ = [
     "Greenlet",
     "root",
     "getcurrent",
+    "current",
     "block",
+    "NO_VALUE",
     "sleep",
     "kill",
     "report_exception",
@@ -61,11 +63,14 @@ EINTR = errno.EINTR
 ETIMEDOUT = errno.ETIMEDOUT
 
 # ---------------------------------------------------------------------------------------------
-# The interpreter check, at import: gh_py_init refuses an interpreter Python green threads cannot run on (ImportError here), and
+# The interpreter check, at import
+#
+# gh_py_init refuses an interpreter Python green threads cannot run on (ImportError here), and
 # installs the library's guard that makes a blocking call made with the GIL held fail with
 # EDEADLK instead of freezing every thread: both must hold before any gh_* call is made, by the
 # shim or by a program calling the library itself. It is called again on the hub's first use,
 # in the thread that becomes the hub's, whose thread state it makes the root's.
+
 if pylib.gh_py_init() != 0:
     raise ImportError(interpreter_refusal(get_errno()))
 
@@ -146,13 +151,14 @@ class _Current(threading.local):
     thread = root
 
 
-_current = _Current()
+#: ``current.thread``: the calling green thread's Greenlet.
+current = _Current()
 
 
 def getcurrent():
     """The running green thread: the GreenThread (or greenlet-like object) that spawn() or
     spawn_n() returned for it, or the root object in the main program."""
-    return _current.thread
+    return current.thread
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +221,7 @@ class Hub:
         self.use()
         pending = self.pending
         if pending:
-            exc = pending.pop(_current.thread, None)
+            exc = pending.pop(current.thread, None)
             if pending:
                 self.attention = True
             if exc is not None:
@@ -226,7 +232,7 @@ class Hub:
         yield fail) and an expired Timeout raise here."""
         if self.attention:
             self.settle()
-        me = _current.thread
+        me = current.thread
         if me._timeouts is not None:
             self.deadlines.expire(me, slack=0.0)
 
@@ -260,7 +266,7 @@ class Hub:
 
     def discard_pending(self, exc):
         """``exc`` reached the calling thread another way: do not raise it a second time."""
-        me = _current.thread
+        me = current.thread
         if self.pending.get(me) is exc:
             del self.pending[me]
 
@@ -319,7 +325,7 @@ _SPAWN_OPTS = byref(_spawn_opts)
 
 def _run(glet, func, args, kwargs, delay):
     """The body of every Python green thread the shim starts."""
-    _current.thread = glet
+    current.thread = glet
     try:
         try:
             # A zero delay is no wait at all: Eventlet's spawn_after(0, f) is spawn(f), whose
@@ -353,18 +359,18 @@ def kill(g, *throw_args):
     if g._dead:
         return
     exc = make_exception(throw_args)
-    current = _current.thread
+    me = current.thread
     if not g._started:
         g._pre_exc = exc
         g._dead = True
         g._finish(None, exc)
         if g._gid:
             hub.raise_into(g, exc)  # a spawn_after thread waiting for its start time
-    elif g is current:
+    elif g is me:
         raise exc
     else:
         hub.raise_into(g, exc)
-    if current is not g:
+    if me is not g:
         sleep(0)
 
 
@@ -405,7 +411,7 @@ _push = lib.gh_deadline_push
 _pop = lib.gh_deadline_pop
 _gh_yield = lib.gh_yield
 _gh_park = lib.gh_park
-_NO_VALUE = (None,)  # gh_park's argument: no value wanted
+NO_VALUE = (None,)  # gh_park's argument: no value wanted
 
 
 def block(fn, args=(), how=SYNC, deadline=None, waiter=None):
@@ -449,7 +455,7 @@ def block(fn, args=(), how=SYNC, deadline=None, waiter=None):
             counted = how or ms
             aside = False
             if not counted:
-                me = _current.thread
+                me = current.thread
                 if me._timeouts:
                     counted = True  # one of its Timeouts may end it
                 elif h.watcher is not None:
@@ -487,7 +493,7 @@ def block(fn, args=(), how=SYNC, deadline=None, waiter=None):
                 continue  # the loop's top raises what is pending, if anything
             h.settle()  # raises what is pending, else InterruptedError below
         elif err == ETIMEDOUT:
-            if h.deadlines.active and h.deadlines.expire(_current.thread) and how != ONCE:
+            if h.deadlines.active and h.deadlines.expire(current.thread) and how != ONCE:
                 continue  # the thread's native deadline was stale
             if how & IO:
                 raise SocketTimeout("timed out")
@@ -510,7 +516,7 @@ def sleep(seconds=0):
     """Yields to other green threads until at least ``seconds`` have passed; 0 (the default)
     is a cooperative yield: every other runnable green thread runs once."""
     if seconds and seconds > 0:
-        block(_gh_park, _NO_VALUE, SYNC, monotonic() + seconds, _NEVER)
+        block(_gh_park, NO_VALUE, SYNC, monotonic() + seconds, _NEVER)
         return
     # A yield is no wait (nothing to retry, no timeout of its own), and sleep(0) is the Python
     # switch, where one more call would cost as much as everything here: so it is written

@@ -6,7 +6,7 @@ in Python, and only a wait that must suspend costs a call into the library."""
 
 import time
 
-from ._hub import SYNC, _current, block
+from ._hub import NO_VALUE, SYNC, block, current
 from ._lib import lib
 
 __all__ = ["Waiter"]
@@ -14,7 +14,6 @@ __all__ = ["Waiter"]
 monotonic = time.monotonic
 _gh_park = lib.gh_park
 _gh_unpark = lib.gh_unpark
-_NO_VALUE = (None,)  # gh_park's argument: no value wanted
 
 
 class Waiter:
@@ -24,7 +23,7 @@ class Waiter:
     __slots__ = ("thread", "done", "value")
 
     def __init__(self):
-        self.thread = _current.thread
+        self.thread = current.thread
         self.done = False
         self.value = None
 
@@ -43,6 +42,6 @@ class Waiter:
         if self.done:
             return True
         deadline = None if timeout is None else monotonic() + max(0.0, timeout)
-        if block(_gh_park, _NO_VALUE, SYNC, deadline, self) is None:
+        if block(_gh_park, NO_VALUE, SYNC, deadline, self) is None:
             return self.done
         return True

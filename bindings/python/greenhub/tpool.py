@@ -9,7 +9,7 @@ other greenhub objects (they belong to the hub's thread).
 import itertools
 import threading
 
-from ._hub import ONCE, Greenlet, block, hub
+from ._hub import ONCE, block, hub
 from ._lib import GH_TPOOL_FN, lib
 from ._waiter import Waiter
 
@@ -75,7 +75,7 @@ def execute(meth, *args, **kwargs):
     job = _Job(meth, args, kwargs)
     _jobs[token] = job
     try:
-        hub.spawn(Greenlet(), _submit, (token, job))
+        hub.spawn_helper(_submit, (token, job))
         job.waiter.wait()
     finally:
         _jobs.pop(token, None)
