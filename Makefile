@@ -8,7 +8,11 @@ PYTHON   ?= python3
 PORT     ?= 6000
 BUILD    := build
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-MAJOR    := $(firstword $(subst ., ,$(VERSION)))
+MAJOR    := $(word 1,$(subst ., ,$(VERSION)))
+MINOR    := $(word 2,$(subst ., ,$(VERSION)))
+# The soname's version (README "ABI policy"): MAJOR.MINOR while the version is 0.x (a minor
+# release may change the ABI), MAJOR from 1.0 on. capi/build.rs sets the soname by the same rule.
+SOVERSION := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(MINOR),$(MAJOR))
 CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
 # Examples and tests find the library next to them, by its soname.
@@ -38,7 +42,7 @@ lib: FORCE
 	@# Copy then rename: overwriting in place would crash programs that have the library mapped.
 	cp -f target/release/libgreenhub_capi.so $(LIB_SO).tmp && mv -f $(LIB_SO).tmp $(LIB_SO)
 	cp -f target/release/libgreenhub_capi.a $(BUILD)/libgreenhub.a.tmp && mv -f $(BUILD)/libgreenhub.a.tmp $(BUILD)/libgreenhub.a
-	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so.$(MAJOR)
+	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so.$(SOVERSION)
 	ln -sf libgreenhub.so.$(VERSION) $(BUILD)/libgreenhub.so
 
 # The header, generated from the C ABI crate alone (tools/gen-header runs cbindgen on capi/).
@@ -117,9 +121,9 @@ check-header: $(HEADER)
 check-exports: lib
 	@extra=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^gh_' || true); \
 	if [ -n "$$extra" ]; then echo "unexpected exports:"; echo "$$extra"; exit 1; fi
-	@readelf -d $(LIB_SO) | grep -q 'SONAME.*libgreenhub.so.$(MAJOR)' \
-		|| { echo "soname is not libgreenhub.so.$(MAJOR)"; exit 1; }
-	@echo "check-exports: only gh_* symbols, soname libgreenhub.so.$(MAJOR)"
+	@readelf -d $(LIB_SO) | grep -q 'SONAME.*\[libgreenhub\.so\.$(SOVERSION)\]' \
+		|| { echo "soname is not libgreenhub.so.$(SOVERSION)"; exit 1; }
+	@echo "check-exports: only gh_* symbols, soname libgreenhub.so.$(SOVERSION)"
 
 lint:
 	$(CARGO) fmt --all -- --check
