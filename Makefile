@@ -1,11 +1,15 @@
-# greenhub — build, run, test. `make run` serves the echo protocol on port 6000; `make test` runs
-# every test. Prerequisites: a Rust toolchain, a C compiler, make, python3.
+# greenhub — build, run, test. `make run` serves the echo protocol on port 6000 (`make run
+# PORT=7000 HOST=127.0.0.1` picks both); `make test` runs every test. Prerequisites: a Rust
+# toolchain, a C compiler, make, python3.
 
 CARGO    ?= cargo
 CC       ?= cc
 CXX      ?= c++
 PYTHON   ?= python3
 PORT     ?= 6000
+# The address `make run` listens on; empty: every IPv4 address. Set on the command line only
+# (`=`, not `?=`: some shells export HOST as the machine's name).
+HOST     =
 BUILD    := build
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR    := $(word 1,$(subst ., ,$(VERSION)))
@@ -63,7 +67,7 @@ $(BUILD)/%: examples-c/%.c $(HEADER) lib
 	$(CC) $(WARN) $(CFLAGS) -I$(BUILD)/include $< -o $@ $(LDLIBS)
 
 run: examples
-	./$(BUILD)/echo_server -p $(PORT)
+	./$(BUILD)/echo_server -p $(PORT) $(if $(HOST),-h $(HOST))
 
 $(BUILD)/test_api: tests/c/*.c tests/c/*.h $(HEADER) lib
 	$(CC) $(WARN) $(CFLAGS) -I$(BUILD)/include tests/c/*.c -o $@ $(LDLIBS)

@@ -1,7 +1,7 @@
 /* echo_server: the C version of the first program of "Fast, easy, event driven servers in
  * Python with Eventlet". Each client gets its own green thread running plain sequential code;
  * the hub switches threads only while one of them waits for I/O.
- * usage: echo_server [-p PORT]   (default 6000; 0 picks a free port)
+ * usage: echo_server [-h HOST] [-p PORT]   (default 6000; 0 picks a free port)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -46,14 +46,17 @@ static int log_flusher(void *arg)
 int main(int argc, char **argv)
 {
     long port = 6000;
+    const char *host = NULL;  /* all IPv4 addresses */
     char *end = NULL;
     int opt;
 
-    while ((opt = getopt(argc, argv, "p:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:")) != -1) {
         if (opt == 'p')
             port = strtol(optarg, &end, 10);
-        if (opt == '?' || end == optarg || *end || port < 0 || port > 65535) {
-            fprintf(stderr, "usage: %s [-p PORT]\n", argv[0]);
+        else if (opt == 'h')
+            host = optarg;
+        if (opt == '?' || (opt == 'p' && (end == optarg || *end || port < 0 || port > 65535))) {
+            fprintf(stderr, "usage: %s [-h HOST] [-p PORT]\n", argv[0]);
             return 2;
         }
     }
@@ -65,9 +68,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
-     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
+    /* Without -h, NULL: all IPv4 addresses. The backlog holds a burst of connects while the
+     * hub is busy (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left
+     * some half-open. */
+    gh_sock server = gh_listen(host, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;

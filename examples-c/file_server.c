@@ -1,7 +1,7 @@
 /* file_server: the C version of the "Error Handling" program of "Fast, easy, event driven
  * servers in Python with Eventlet". A client sends a path ending in a NUL byte and gets that
  * file back, read from inside ROOT only. When a handler fails, only its green thread dies.
- * usage: file_server [-p PORT] [-r ROOT]   (defaults: 6000, the current directory)
+ * usage: file_server [-h HOST] [-p PORT] [-r ROOT]   (defaults: 6000, the current directory)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -93,17 +93,20 @@ static int log_flusher(void *arg)
 int main(int argc, char **argv)
 {
     long port = 6000;
+    const char *host = NULL;  /* all IPv4 addresses */
     const char *root = ".";
     char *end = NULL;
     int opt;
 
-    while ((opt = getopt(argc, argv, "p:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:r:")) != -1) {
         if (opt == 'p')
             port = strtol(optarg, &end, 10);
         else if (opt == 'r')
             root = optarg;
+        else if (opt == 'h')
+            host = optarg;
         if (opt == '?' || (opt == 'p' && (end == optarg || *end || port < 0 || port > 65535))) {
-            fprintf(stderr, "usage: %s [-p PORT] [-r ROOT]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-h HOST] [-p PORT] [-r ROOT]\n", argv[0]);
             return 2;
         }
     }
@@ -123,9 +126,10 @@ int main(int argc, char **argv)
         perror(root);
         return 1;
     }
-    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
-     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
+    /* Without -h, NULL: all IPv4 addresses. The backlog holds a burst of connects while the
+     * hub is busy (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left
+     * some half-open. */
+    gh_sock server = gh_listen(host, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;
