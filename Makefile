@@ -173,7 +173,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
-# Installs into a temporary prefix and builds programs against it (pkg-config, CMake, static).
+# Installs into a temporary prefix and builds programs against it (pkg-config, CMake, static),
+# and builds, installs and runs the Python wheel in a fresh venv (tests/install/README.md).
 test-install: lib $(VENV)/.ready
 	$(VENV)/bin/python -m pytest -q tests/install
 
