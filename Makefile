@@ -76,7 +76,7 @@ $(BUILD)/test_api: tests/c/*.c tests/c/*.h $(HEADER) lib
 test: check-header check-exports lint test-rust test-c test-e2e test-python test-build test-install
 
 test-rust:
-	$(CARGO) test --release --workspace
+	$(CARGO) test --profile test-release --workspace
 
 # The file tests mount a FUSE filesystem (tests/fuse/slowfs.py), run by the venv's Python.
 test-c: examples $(CTESTS) $(VENV)/.ready
