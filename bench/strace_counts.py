@@ -17,7 +17,7 @@ from suite import paths  # noqa: E402  (the suite's helpers)
 
 POINTS = [("echo", 100, None, None), ("file", 50, "f4k.bin", 4096)]
 WANT = ["epoll baseline (C)", "greenhub C echo_server", "greenhub C, no log lines",
-        "epoll+sendfile baseline (C)", "greenhub C file_server"]
+        "epoll+sendfile baseline (C)", "greenhub C file_server", "greenhub C file, no log lines"]
 
 
 def count(srv, kind, conns, path, size):
