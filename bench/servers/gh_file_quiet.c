@@ -5,17 +5,16 @@
  * cost per request, which the epoll + sendfile baseline is compared with.
  * usage: gh_file_quiet [-p PORT] [-r ROOT]
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "greenhub.h"
+#include "quiet_server.h"
 
 static int root_fd;
 
@@ -73,22 +72,5 @@ int main(int argc, char **argv)
         perror(root);
         return 1;
     }
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN); /* as the examples */
-    if (server == -1) {
-        perror("gh_listen");
-        return 1;
-    }
-    for (;;) {
-        gh_sock sock = gh_accept(server, NULL);
-        if (sock == -1) {
-            if (errno == ECANCELED || errno == EINTR || errno == EBADF || errno == EDEADLK)
-                break;
-            continue;
-        }
-        gh_spawn_opts opts = {.sock = sock, .detached = true};
-        if (gh_spawn_ex(connection_handler, (void *)(intptr_t)sock, &opts) == -1)
-            gh_close(sock);
-    }
-    gh_close(server);
-    return 0;
+    return serve_forever(port, connection_handler);
 }
