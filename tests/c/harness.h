@@ -35,7 +35,7 @@ void th_register(th_test *t);
 /* TEST(name) { body } defines the test "name" (the function test_name) and registers it. */
 #define TEST(name)                                                              \
   static void test_##name(void);                                                \
-  static th_test th_test_##name = {#name, test_##name, __FILE__, __LINE__, NULL}; \
+  static th_test th_test_##name = {#name, test_##name, __FILE__, __LINE__, 0};  \
   __attribute__((constructor)) static void th_register_##name(void) {           \
     th_register(&th_test_##name);                                               \
   }                                                                             \

@@ -16,9 +16,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* failure recording                                                                          */
