@@ -33,16 +33,6 @@ static int connection_handler(void *arg)
     return 0;
 }
 
-/* Writes out the buffered log every 50 ms, for as long as the program runs. */
-static int log_flusher(void *arg)
-{
-    (void)arg;
-    do
-        fflush(stdout);
-    while (gh_sleep(50) == 0);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     long port = 6000;
@@ -60,13 +50,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* The log is block-buffered, as Python's print to a file is, so a busy server does not
-     * make one write(2) per line; a green thread flushes it often enough to follow it live. */
-    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    if (gh_spawn_n(log_flusher, NULL) == -1) {
-        perror("gh_spawn_n");
-        return 1;
-    }
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
 
     /* Without -h, NULL: all IPv4 addresses. The backlog holds a burst of connects while the
      * hub is busy (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,16 +79,6 @@ static int connection_handler(void *arg)
     return 0;
 }
 
-/* Writes out the buffered log every 50 ms, for as long as the program runs. */
-static int log_flusher(void *arg)
-{
-    (void)arg;
-    do
-        fflush(stdout);
-    while (gh_sleep(50) == 0);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     long port = 6000;
@@ -110,16 +99,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* A client that leaves mid-file is an error return of gh_sendfile, never a signal; with
-     * SIGPIPE ignored the library needs no signal-mask calls around each sendfile(2). */
-    signal(SIGPIPE, SIG_IGN);
-    /* The log is block-buffered, as Python's print to a file is, so a busy server does not
-     * make one write(2) per line; a green thread flushes it often enough to follow it live. */
-    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    if (gh_spawn_n(log_flusher, NULL) == -1) {
-        perror("gh_spawn_n");
-        return 1;
-    }
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
 
     root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd == -1) {
