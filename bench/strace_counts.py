@@ -11,30 +11,31 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (the suite's helpers and server list)
+import benchmarks  # noqa: E402  (the server list)
+from suite import paths  # noqa: E402  (the suite's helpers)
 
 
 POINTS = [("echo", 100, None, None), ("file", 50, "f4k.bin", 4096)]
 WANT = ["epoll baseline (C)", "greenhub C echo_server", "greenhub C, no log lines",
-        "epoll+sendfile baseline (C)", "greenhub C file_server"]
+        "epoll+sendfile baseline (C)", "greenhub C file_server", "greenhub C file, no log lines"]
 
 
 def count(srv, kind, conns, path, size):
-    port = run.free_port()
-    proc = subprocess.Popen(run.pinned("0", srv["cmd"](port, run.FILES)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=run.ROOT)
+    port = paths.free_port()
+    proc = subprocess.Popen(paths.pinned("0", srv["cmd"](port, paths.FILES)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=paths.ROOT)
     try:
-        if not run.wait_port(port, proc):
+        if not paths.wait_port(port, proc):
             return None
         out = tempfile.mktemp(prefix="strace-")
         st = subprocess.Popen(["strace", "-c", "-f", "-p", str(proc.pid), "-o", out],
                               stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        cmd = [run.LOADGEN, kind, "--port", str(port), "--conns", str(conns), "--seconds", "3",
+        cmd = [paths.LOADGEN, kind, "--port", str(port), "--conns", str(conns), "--seconds", "3",
                "--warmup", "0", "--json"]
         if path:
             cmd += ["--path", path, "--size", str(size)]
-        lg = run.last_json(subprocess.run(run.pinned("1", cmd), capture_output=True,
+        lg = paths.last_json(subprocess.run(paths.pinned("1", cmd), capture_output=True,
                                           timeout=40).stdout.decode())
         time.sleep(0.2)
         st.send_signal(2)
@@ -48,12 +49,12 @@ def count(srv, kind, conns, path, size):
         os.unlink(out)
         return lg, calls
     finally:
-        run.stop(proc)
+        paths.stop(proc)
 
 
 def main():
     for kind, conns, path, size in POINTS:
-        for srv in run.SERVERS:
+        for srv in benchmarks.SERVERS:
             if srv["name"] not in WANT or srv["kind"] != kind:
                 continue
             res = count(srv, kind, conns, path, size)

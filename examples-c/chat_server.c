@@ -2,7 +2,7 @@
  * order. Each client has two green threads: a reader that broadcasts its lines, and a writer
  * that drains the client's own bounded queue (a greenhub channel) into its socket. A client
  * too slow to keep up fills its queue and is dropped, so it never holds up the others.
- * usage: chat_server [-p PORT]   (default 6000; 0 picks a free port)
+ * usage: chat_server [-h HOST] [-p PORT]   (default 6000; 0 picks a free port)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -164,22 +164,26 @@ static int client_reader(void *arg)
 int main(int argc, char **argv)
 {
     long port = 6000;
+    const char *host = NULL;  /* all IPv4 addresses */
     char *end = NULL;
     int opt;
 
-    while ((opt = getopt(argc, argv, "p:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:")) != -1) {
         if (opt == 'p')
             port = strtol(optarg, &end, 10);
-        if (opt == '?' || end == optarg || *end || port < 0 || port > 65535) {
-            fprintf(stderr, "usage: %s [-p PORT]\n", argv[0]);
+        else if (opt == 'h')
+            host = optarg;
+        if (opt == '?' || (opt == 'p' && (end == optarg || *end || port < 0 || port > 65535))) {
+            fprintf(stderr, "usage: %s [-h HOST] [-p PORT]\n", argv[0]);
             return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
 
-    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
-     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
+    /* Without -h, NULL: all IPv4 addresses. The backlog holds a burst of connects while the
+     * hub is busy (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left
+     * some half-open. */
+    gh_sock server = gh_listen(host, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;

@@ -1,7 +1,7 @@
 /* echo_server: the C version of the first program of "Fast, easy, event driven servers in
  * Python with Eventlet". Each client gets its own green thread running plain sequential code;
  * the hub switches threads only while one of them waits for I/O.
- * usage: echo_server [-p PORT]   (default 6000; 0 picks a free port)
+ * usage: echo_server [-h HOST] [-p PORT]   (default 6000; 0 picks a free port)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,41 +33,29 @@ static int connection_handler(void *arg)
     return 0;
 }
 
-/* Writes out the buffered log every 50 ms, for as long as the program runs. */
-static int log_flusher(void *arg)
-{
-    (void)arg;
-    do
-        fflush(stdout);
-    while (gh_sleep(50) == 0);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     long port = 6000;
+    const char *host = NULL;  /* all IPv4 addresses */
     char *end = NULL;
     int opt;
 
-    while ((opt = getopt(argc, argv, "p:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:")) != -1) {
         if (opt == 'p')
             port = strtol(optarg, &end, 10);
-        if (opt == '?' || end == optarg || *end || port < 0 || port > 65535) {
-            fprintf(stderr, "usage: %s [-p PORT]\n", argv[0]);
+        else if (opt == 'h')
+            host = optarg;
+        if (opt == '?' || (opt == 'p' && (end == optarg || *end || port < 0 || port > 65535))) {
+            fprintf(stderr, "usage: %s [-h HOST] [-p PORT]\n", argv[0]);
             return 2;
         }
     }
-    /* The log is block-buffered, as Python's print to a file is, so a busy server does not
-     * make one write(2) per line; a green thread flushes it often enough to follow it live. */
-    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    if (gh_spawn_n(log_flusher, NULL) == -1) {
-        perror("gh_spawn_n");
-        return 1;
-    }
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* one line at a time, so the log can be followed live */
 
-    /* NULL: all IPv4 addresses. The backlog holds a burst of connects while the hub is busy
-     * (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left some half-open. */
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN);
+    /* Without -h, NULL: all IPv4 addresses. The backlog holds a burst of connects while the
+     * hub is busy (the kernel caps it at net.core.somaxconn); with 50, a burst of 200 left
+     * some half-open. */
+    gh_sock server = gh_listen(host, (uint16_t)port, SOMAXCONN);
     if (server == -1) {
         perror("gh_listen");
         return 1;

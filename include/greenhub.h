@@ -28,9 +28,11 @@
 #include <sys/types.h>
 
 #define GREENHUB_VERSION_MAJOR 0
-#define GREENHUB_VERSION_MINOR 1
+#define GREENHUB_VERSION_MINOR 2
 #define GREENHUB_VERSION_PATCH 0
-#define GREENHUB_VERSION "0.1.0"
+#define GREENHUB_VERSION "0.2.0"
+/* (MAJOR << 16) | (MINOR << 8) | PATCH: `#if GREENHUB_VERSION_HEX >= 0x000200` holds from 0.2.0 on. */
+#define GREENHUB_VERSION_HEX 0x000200
 
 
 /**

@@ -33,6 +33,17 @@ fn version_macros_match_cargo_toml() {
         macro_value(&h, "GREENHUB_VERSION"),
         format!("\"{}\"", env!("CARGO_PKG_VERSION"))
     );
+    // libuv's UV_VERSION_HEX: (MAJOR << 16) | (MINOR << 8) | PATCH.
+    let part = |name: &str| -> u32 { macro_value(&h, name).parse().unwrap() };
+    let hex = macro_value(&h, "GREENHUB_VERSION_HEX");
+    let value = u32::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(
+        value,
+        (part("GREENHUB_VERSION_MAJOR") << 16)
+            | (part("GREENHUB_VERSION_MINOR") << 8)
+            | part("GREENHUB_VERSION_PATCH"),
+        "GREENHUB_VERSION_HEX {hex}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The layers of ARCHITECTURE.md, checked on the sources: which module of `src/` may name which,
 //! that no two files import each other in a cycle, that the runtime names no resource and no
-//! CPython symbol, and that no source file outgrows 600 lines.
+//! CPython symbol, and that no source file outgrows 600 lines (nor any test, benchmark or
+//! example file).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -262,6 +263,17 @@ fn the_runtime_names_no_resource_and_no_cpython_symbol() {
     );
 }
 
+/// The files of `files` longer than 600 lines, with their length.
+fn over_600_lines(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let n = fs::read_to_string(f).unwrap().lines().count();
+            (n > 600).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect()
+}
+
 #[test]
 fn no_source_file_is_over_600_lines() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -269,12 +281,36 @@ fn no_source_file_is_over_600_lines() {
     for dir in ["src", "capi/src", "tools"] {
         sources(&root.join(dir), &mut files);
     }
-    let long: Vec<String> = files
-        .iter()
-        .filter_map(|f| {
-            let n = fs::read_to_string(f).unwrap().lines().count();
-            (n > 600).then(|| format!("{} ({n} lines)", f.display()))
-        })
-        .collect();
+    let long = over_600_lines(&files);
     assert!(long.is_empty(), "split by concern: {long:?}");
+}
+
+/// The tests, the benchmarks and the examples are held to the same rule: C, Python and Rust
+/// files alike (hidden directories, build output and benchmark results left out).
+#[test]
+fn no_test_bench_or_example_file_is_over_600_lines() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "results" {
+                    walk(&path, out);
+                }
+            } else if ["rs", "c", "h", "cpp", "py"]
+                .iter()
+                .any(|e| path.extension().is_some_and(|x| x == *e))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["tests", "bench", "examples-c"] {
+        walk(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 50, "found only {} files", files.len());
+    let long = over_600_lines(&files);
+    assert!(long.is_empty(), "split by concept: {long:?}");
 }

@@ -27,9 +27,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-import run  # noqa: E402  (bench/run.py: server list, pinning, start/stop helpers, build step)
+import benchmarks  # noqa: E402  (bench/benchmarks.py: the server list)
+from suite import building, macro, paths, report  # noqa: E402  (pinning, start/stop, build step)
 
-CLIENT = os.path.join(run.BB, "echo_client")
+CLIENT = os.path.join(paths.BB, "echo_client")
 CONNS = [100, 1000]
 BASELINE = "epoll baseline (C)"
 NAMES = [BASELINE, "greenhub C echo_server", "greenhub C, no log lines", "greenhub Python shim (seed)"]
@@ -39,19 +40,19 @@ TOOLS = ["loadgen", "independent"]
 def build():
     # bench/run.py's build step makes everything the servers and loadgen need; run it only when
     # something is missing, since others may be rebuilding build/bench/ while measuring.
-    need = [run.LOADGEN] + [os.path.join(run.BB, n) for n in ("epoll_echo", "gh_echo_quiet")] + \
-           [os.path.join(run.BUILD, "echo_server")]
+    need = [paths.LOADGEN] + [os.path.join(paths.BB, n) for n in ("epoll_echo", "gh_echo_quiet")] + \
+           [os.path.join(paths.BUILD, "echo_server")]
     if not all(os.path.exists(p) for p in need):
-        run.build()
-    os.makedirs(run.LOGS, exist_ok=True)
-    run.run_checked([os.environ.get("CC", "cc")] + run.CFLAGS +
+        building.build(benchmarks.POINTS)
+    os.makedirs(paths.LOGS, exist_ok=True)
+    paths.run_checked([os.environ.get("CC", "cc")] + paths.CFLAGS +
                     [os.path.join(HERE, "echo_client.c"), "-o", CLIENT], 120)
 
 
 def client_cmd(tool, port, pid, conns, args):
     # both read the server's CPU time and each CPU's busy share over their measured window
     if tool == "loadgen":
-        return [run.LOADGEN, "echo", "--port", str(port), "--conns", str(conns), "--seconds",
+        return [paths.LOADGEN, "echo", "--port", str(port), "--conns", str(conns), "--seconds",
                 str(args.seconds), "--warmup", str(args.warmup), "--json", "--server-pid", str(pid)]
     return [CLIENT, "-p", str(port), "-c", str(conns), "-s", str(args.seconds), "-w", str(args.warmup),
             "-P", str(pid)]
@@ -59,18 +60,18 @@ def client_cmd(tool, port, pid, conns, args):
 
 def one_run(srv, tool, conns, rep, args):
     rec = dict(type="crosscheck", tool=tool, server=srv["name"], conns=conns, rep=rep)
-    rec["quiet_wait_s"], rec["background_busy_pct"] = run.wait_quiet(limit=10.0)
+    rec["quiet_wait_s"], rec["background_busy_pct"] = macro.wait_quiet(limit=10.0)
     slug = "".join(c if c.isalnum() else "_" for c in srv["name"].lower())
-    proc, port, why = run.start_server(srv, "crosscheck-%s-%s-%d-%d" % (slug, tool, conns, rep))
+    proc, port, why = macro.start_server(srv, "crosscheck-%s-%s-%d-%d" % (slug, tool, conns, rep))
     if proc is None:
         rec.update(ok=False, error=why)
         return rec
     try:
         cmd = client_cmd(tool, port, proc.pid, conns, args)
         # connects (bounded by each client) + warm-up + window, with margin
-        r = subprocess.run(run.pinned(run.CLIENT_CPU, cmd), capture_output=True, cwd=run.ROOT,
+        r = subprocess.run(paths.pinned(paths.CLIENT_CPU, cmd), capture_output=True, cwd=paths.ROOT,
                            timeout=40 + args.warmup + args.seconds)
-        out = run.last_json(r.stdout.decode(errors="replace"))
+        out = paths.last_json(r.stdout.decode(errors="replace"))
         if out is None:
             rec.update(ok=False, error="%s exit %d: %s" % (tool, r.returncode,
                                                            r.stderr.decode(errors="replace").strip()[-300:]))
@@ -80,8 +81,8 @@ def one_run(srv, tool, conns, rep, args):
     except subprocess.TimeoutExpired:
         rec.update(ok=False, error="%s timed out" % tool)
     finally:
-        run.stop(proc)
-    rec["foreign_cpu_pct"] = run.foreign_cpu(rec)
+        paths.stop(proc)
+    rec["foreign_cpu_pct"] = macro.foreign_cpu(rec)
     return rec
 
 
@@ -152,7 +153,7 @@ def main():
     build()
 
     servers = []
-    for s in run.SERVERS:
+    for s in benchmarks.SERVERS:
         if s["name"] not in NAMES or (args.only and s["name"] != BASELINE and not any(
                 o and o.lower() in s["name"].lower() for o in args.only.split(","))):
             continue
@@ -160,15 +161,15 @@ def main():
         if ok:
             servers.append(s)
         else:
-            run.log("skipping %s: %s" % (s["name"], why))
+            paths.log("skipping %s: %s" % (s["name"], why))
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    os.makedirs(run.RESULTS, exist_ok=True)
-    path = os.path.join(run.RESULTS, "crosscheck-%s.json" % stamp)
+    os.makedirs(paths.RESULTS, exist_ok=True)
+    path = os.path.join(paths.RESULTS, "crosscheck-%s.json" % stamp)
     t_start = time.monotonic()
     recs = []
     with open(path, "w") as out:
-        mach = run.machine()
+        mach = report.machine()
         mach.update(args=vars(args), started=stamp, servers=[s["name"] for s in servers])
         out.write(json.dumps(mach) + "\n")
         for rep in range(args.reps):
@@ -177,29 +178,29 @@ def main():
                 for srv in servers:
                     for tool in order:
                         rec = one_run(srv, tool, conns, rep, args)
-                        if (rec.get("foreign_cpu_pct") or 0) > 12 and run.QUIET["reruns"] > 0:
+                        if (rec.get("foreign_cpu_pct") or 0) > 12 and macro.QUIET["reruns"] > 0:
                             # another job took CPU time meanwhile: keep the record, marked, and
                             # run it once more (bench/run.py's rule and budget)
-                            run.QUIET["reruns"] -= 1
+                            macro.QUIET["reruns"] -= 1
                             rec["discarded"] = "disturbed: %.0f%% of a CPU went to other jobs" % rec["foreign_cpu_pct"]
                             out.write(json.dumps(rec) + "\n")
-                            run.log("rep %d  %5d conns  %-28s %-11s rerun (%s)" % (
+                            paths.log("rep %d  %5d conns  %-28s %-11s rerun (%s)" % (
                                 rep + 1, conns, srv["name"], tool, rec["discarded"]))
                             rec = one_run(srv, tool, conns, rep, args)
                         recs.append(rec)
                         out.write(json.dumps(rec) + "\n")
                         out.flush()
-                        run.log("rep %d  %5d conns  %-28s %-11s %s" % (
+                        paths.log("rep %d  %5d conns  %-28s %-11s %s" % (
                             rep + 1, conns, srv["name"], tool,
                             "%.0f req/s, srv cpu %s%%, cli cpu %s%%, oth %s%%" % (
                                 rec["rps"], rec.get("server_cpu_pct"), rec.get("client_cpu_pct"),
                                 rec.get("foreign_cpu_pct"))
                             if rec.get("ok") else "FAILED: %s" % rec.get("error", "errors %s" % rec.get("errors"))))
         out.write(json.dumps(dict(type="end", seconds=round(time.monotonic() - t_start, 1))) + "\n")
-    run.log("")
-    run.log(table(recs, servers, args))
-    run.log("")
-    run.log("results: %s (%.0f s)" % (os.path.relpath(path, run.ROOT), time.monotonic() - t_start))
+    paths.log("")
+    paths.log(table(recs, servers, args))
+    paths.log("")
+    paths.log("results: %s (%.0f s)" % (os.path.relpath(path, paths.ROOT), time.monotonic() - t_start))
     return 0
 
 

@@ -3,14 +3,13 @@
  * otherwise, so the benchmark can tell the library's cost from the example's logging.
  * usage: gh_echo_quiet [-p PORT]
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "greenhub.h"
+#include "quiet_server.h"
 
 static int connection_handler(void *arg)
 {
@@ -37,22 +36,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    gh_sock server = gh_listen(NULL, (uint16_t)port, SOMAXCONN); /* as the examples */
-    if (server == -1) {
-        perror("gh_listen");
-        return 1;
-    }
-    for (;;) {
-        gh_sock sock = gh_accept(server, NULL);
-        if (sock == -1) {
-            if (errno == ECANCELED || errno == EINTR || errno == EBADF || errno == EDEADLK)
-                break;
-            continue;
-        }
-        gh_spawn_opts opts = {.sock = sock, .detached = true};
-        if (gh_spawn_ex(connection_handler, (void *)(intptr_t)sock, &opts) == -1)
-            gh_close(sock);
-    }
-    gh_close(server);
-    return 0;
+    return serve_forever(port, connection_handler);
 }

@@ -1,6 +1,8 @@
-/* Minimal test harness shared by the greenhub C tests (test_api.c holds the runner and main).
+/* The harness of the greenhub C tests: how a test is declared, registered and checked
+ * (runner.c runs them; support.h holds the helpers tests share).
  *
- * Every test is a `void fn(void)`; CHECK-style macros record a failure (with file:line and
+ * A test is `TEST(name) { ... }` in any C file of tests/c: it registers itself before main
+ * runs, so no table lists the tests. CHECK-style macros record a failure (with file:line and
  * errno) and let the test go on. By default each test runs in its own forked process, so a hang
  * (alarm), a crash (signal) or leftover green threads in one test cannot affect the others.
  * GH_TEST_NOFORK=1 runs everything in one process (handy under a debugger).
@@ -17,20 +19,27 @@
 
 #include "greenhub.h"
 
-typedef void (*test_fn)(void);
-typedef struct test_case {
+/* One registered test. The runner orders them by file, then line: a stable order that does not
+ * depend on the order the linker runs constructors in. */
+typedef struct th_test {
   const char *name;
-  test_fn fn;
-} test_case;
+  void (*fn)(void);
+  const char *file;
+  int line;
+  struct th_test *next;
+} th_test;
 
-/* Tables terminated by {NULL, NULL}. */
-extern const test_case api_tests[];
-extern const test_case thread_tests[];
-extern const test_case socket_tests[];
-extern const test_case sync_tests[];
-extern const test_case limit_tests[];
-extern const test_case sched_tests[];
-extern const test_case file_tests[];
+/* Adds a test to the runner's list (TEST calls it from a constructor). */
+void th_register(th_test *t);
+
+/* TEST(name) { body } defines the test "name" (the function test_name) and registers it. */
+#define TEST(name)                                                              \
+  static void test_##name(void);                                                \
+  static th_test th_test_##name = {#name, test_##name, __FILE__, __LINE__, 0};  \
+  __attribute__((constructor)) static void th_register_##name(void) {           \
+    th_register(&th_test_##name);                                               \
+  }                                                                             \
+  static void test_##name(void)
 
 #if defined(__GNUC__)
 #define TH_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -121,30 +130,5 @@ const char *th_errname(int e);
       return;                                                                   \
     }                                                                           \
   } while (0)
-
-/* ---- shared helpers (test_api.c) ---- */
-
-/* Monotonic clock in milliseconds. */
-double now_ms(void);
-
-/* A connected TCP pair over 127.0.0.1, both ends owned by the calling thread.
- * Returns 0, or -1 after recording a failure. */
-int make_pair_at(const char *file, int line, gh_sock *a, gh_sock *b);
-#define make_pair(a, b) make_pair_at(__FILE__, __LINE__, (a), (b))
-
-/* A listener on 127.0.0.1, port 0; writes its port. Returns the socket, or -1 after recording
- * a failure. */
-gh_sock listen_local_at(const char *file, int line, uint16_t *port);
-#define listen_local(port) listen_local_at(__FILE__, __LINE__, (port))
-
-/* Receives exactly len bytes (loops over gh_recv). Returns the number received before EOF or
- * an error (then errno is set by gh_recv). */
-size_t recv_exact(gh_sock s, void *buf, size_t len);
-
-/* Fills opts with zeros (the defaults). */
-void opts_init(gh_spawn_opts *opts);
-
-/* true if the text contains n as a whole decimal token (not part of a longer number). */
-int text_has_number(const char *text, long long n);
 
 #endif /* GH_TEST_HARNESS_H */

@@ -2,21 +2,19 @@
  * lengths past GH_SOCKOPT_MAX, a handle slot freed 2^24 times, counters at their maximum, names
  * that do not resolve. Each must give a clear errno and leave everything else working. */
 #include "harness.h"
+#include "support.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdlib.h>
 #include <sys/socket.h>
-
-#define ROOT_DEADLINE_MS 10000
 
 /* Larger than any object can be (PTRDIFF_MAX + 1), with a real, small buffer behind it. */
 #define PAST_ANY_BUFFER ((size_t)PTRDIFF_MAX + 1)
 
 /* gh_getsockopt used to allocate *len bytes before looking at the handle: 1 << 40 aborted the
  * process, SIZE_MAX gave EIO from a caught panic. */
-static void test_getsockopt_len_never_allocated(void) {
+TEST(getsockopt_len_never_allocated) {
   gh_sock a, b;
   gh_deadline_push(ROOT_DEADLINE_MS);
   if (make_pair(&a, &b) != 0) {
@@ -56,7 +54,7 @@ static void test_getsockopt_len_never_allocated(void) {
 
 /* A length past PTRDIFF_MAX cannot describe a buffer: EINVAL at once, nothing sent, received
  * or waited for (with the peer silent, a receive would otherwise wait for the deadline). */
-static void test_buffer_lengths_past_any_object(void) {
+TEST(buffer_lengths_past_any_object) {
   gh_sock a, b;
   gh_deadline_push(ROOT_DEADLINE_MS);
   if (make_pair(&a, &b) != 0) {
@@ -91,7 +89,7 @@ static void test_buffer_lengths_past_any_object(void) {
 
 /* A slot is reused with a new generation each time; after its 2^24 - 1 generations it is
  * retired. Before, the generation wrapped and the first handle named the 2^24-th semaphore. */
-static void test_freed_handle_never_names_another_object(void) {
+TEST(freed_handle_never_names_another_object) {
   gh_sem first = gh_sem_new(7);
   REQUIRE(first > 0);
   CHECK_EQ(gh_sem_free(first), 0);
@@ -123,7 +121,7 @@ static void test_freed_handle_never_names_another_object(void) {
 
 /* A counting semaphore's count is an int64_t: releasing at INT64_MAX used to wrap it to
  * INT64_MIN (and the semaphore then never gave a permit again). */
-static void test_sem_release_at_int64_max(void) {
+TEST(sem_release_at_int64_max) {
   gh_sem s = gh_sem_new(INT64_MAX - 1);
   REQUIRE(s > 0);
   CHECK_EQ(gh_sem_release(s), 0);
@@ -154,7 +152,7 @@ static int resolver_errno(const char *name) {
 
 /* A name that does not resolve used to give EADDRNOTAVAIL, which is also what a local address
  * the machine lacks gives: the two could not be told apart. */
-static void test_unresolvable_name_has_its_own_errno(void) {
+TEST(unresolvable_name_has_its_own_errno) {
   const char *name = "no-such-host.invalid"; /* RFC 2606: never resolves */
   int want = resolver_errno(name);
   REQUIRE(want != 0);
@@ -171,12 +169,3 @@ static void test_unresolvable_name_has_its_own_errno(void) {
   CHECK_ERR(gh_connect("127.0.0.1", port), ECONNREFUSED);
   gh_deadline_pop();
 }
-
-const test_case limit_tests[] = {
-    {"getsockopt_len_never_allocated", test_getsockopt_len_never_allocated},
-    {"buffer_lengths_past_any_object", test_buffer_lengths_past_any_object},
-    {"freed_handle_never_names_another_object", test_freed_handle_never_names_another_object},
-    {"sem_release_at_int64_max", test_sem_release_at_int64_max},
-    {"unresolvable_name_has_its_own_errno", test_unresolvable_name_has_its_own_errno},
-    {NULL, NULL},
-};

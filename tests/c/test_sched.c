@@ -1,10 +1,8 @@
 /* greenhub C API tests: scheduling between the root, green threads, timers and I/O. Loops that
  * a regression would make endless are bounded by the clock (a watchdog), so they fail instead. */
 #include "harness.h"
+#include "support.h"
 
-#include <sys/socket.h>
-
-#define ROOT_DEADLINE_MS 10000
 #define WATCHDOG_MS 2000
 
 struct reader {
@@ -56,11 +54,11 @@ static void root_yield_loop_wakes_io_waiter(int (*yield)(void)) {
 
 static int sleep_zero(void) { return gh_sleep(0); }
 
-static void test_root_yield_loop_wakes_io_waiter(void) {
+TEST(root_yield_loop_wakes_io_waiter) {
   root_yield_loop_wakes_io_waiter(gh_yield);
 }
 
-static void test_root_sleep0_loop_wakes_io_waiter(void) {
+TEST(root_sleep0_loop_wakes_io_waiter) {
   root_yield_loop_wakes_io_waiter(sleep_zero);
 }
 
@@ -71,7 +69,7 @@ static int sleep_then_done(void *arg) {
 }
 
 /* The same loop must let due timers fire: a sleeping thread never woke either. */
-static void test_root_yield_loop_fires_timers(void) {
+TEST(root_yield_loop_fires_timers) {
   volatile int done = 0;
   gh_thread t = gh_spawn(sleep_then_done, (void *)&done);
   REQUIRE(t > 0);
@@ -85,10 +83,3 @@ static void test_root_yield_loop_fires_timers(void) {
   CHECK_EQ(gh_join(t, &st), 0);
   gh_deadline_pop();
 }
-
-const test_case sched_tests[] = {
-    {"root_yield_loop_wakes_io_waiter", test_root_yield_loop_wakes_io_waiter},
-    {"root_sleep0_loop_wakes_io_waiter", test_root_sleep0_loop_wakes_io_waiter},
-    {"root_yield_loop_fires_timers", test_root_yield_loop_fires_timers},
-    {NULL, NULL},
-};

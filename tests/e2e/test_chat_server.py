@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Dict, List, Optional
 
-from conftest import _socket_inodes, connect, recv_until_eof, wait_until
+from e2e_support import connect, recv_until_eof, socket_inodes, wait_until
 
 QUEUE_CAP = 256  # the server's per-client queue, in messages
 MAX_LINE = 4096  # the server's line buffer
@@ -118,7 +118,7 @@ def wait_connected(srv, total: int, timeout: float = 5) -> None:
 
 
 def socket_count(srv) -> int:
-    inodes = _socket_inodes(srv.pid)
+    inodes = socket_inodes(srv.pid)
     assert inodes is not None, "cannot read /proc/PID/fd"
     return len(inodes)
 

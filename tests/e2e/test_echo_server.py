@@ -8,7 +8,7 @@ import struct
 import threading
 import time
 
-from conftest import SOCKET_TIMEOUT, connect, listen_addresses, recv_exact, wait_until
+from e2e_support import SOCKET_TIMEOUT, connect, listen_addresses, recv_exact, wait_until
 
 def start_echo(start_server):
     return start_server("echo_server")

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import SOCKET_TIMEOUT, connect, recv_until_eof, wait_until
+from e2e_support import SOCKET_TIMEOUT, connect, recv_until_eof, wait_until
 
 Y_CONTENT = b"foo bar qux\n"
 SUB_CONTENT = b"a file in a subdirectory\n"

@@ -11,7 +11,7 @@ import math
 import re
 import subprocess
 
-from conftest import binary_path
+from e2e_support import binary_path
 
 
 def run_sync_example():

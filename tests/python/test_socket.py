@@ -1,6 +1,9 @@
 """Green sockets: listen/connect/accept and the standard library's socket interface.
 
-Everything runs over 127.0.0.1 with bounded waits: an autouse fixture arms an
+Basics, close and shutdown, descriptors and options, errors, and green threads that die
+holding sockets; makefile, timeouts and serve have files of their own (test_socket_*.py).
+
+Everything runs over 127.0.0.1 with bounded waits: an autouse fixture (socket_support) arms an
 ``eventlet.Timeout`` around each test, on top of the conftest watchdog.
 """
 
@@ -9,62 +12,11 @@ import gc
 import os
 import socket
 import stat
-import tempfile
 import time
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def _deadline(eventlet):
-    t = eventlet.Timeout(8)
-    try:
-        yield
-    finally:
-        t.cancel()
-
-
-def recv_exact(sock, n):
-    chunks = []
-    got = 0
-    while got < n:
-        chunk = sock.recv(n - got)
-        if not chunk:
-            raise AssertionError(f"EOF after {got} of {n} bytes")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def recv_all(sock):
-    chunks = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-class Pair:
-    def __init__(self, eventlet):
-        self.server = eventlet.listen(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.client = eventlet.connect(("127.0.0.1", self.port))
-        self.conn, self.addr = self.server.accept()
-
-    def close(self):
-        for s in (self.client, self.conn, self.server):
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
-@pytest.fixture
-def pair(eventlet):
-    p = Pair(eventlet)
-    yield p
-    p.close()
+from socket_support import _deadline, pair, recv_all, recv_exact  # noqa: F401 (fixtures)
 
 
 # --------------------------------------------------------------------------- basics
@@ -193,138 +145,6 @@ def test_recv_returns_empty_at_eof(pair):
     assert pair.conn.recv(10) == b""
 
 
-# --------------------------------------------------------------------------- makefile
-
-
-def test_makefile_rb_readline_and_iteration(pair):
-    f = pair.conn.makefile("rb")
-    pair.client.sendall(b"line1\nline2\nline3\npartial")
-    pair.client.shutdown(socket.SHUT_WR)
-    assert f.readline() == b"line1\n"
-    assert list(f) == [b"line2\n", b"line3\n", b"partial"]
-    assert f.readline() == b""
-    f.close()
-
-
-def test_makefile_rb_read_n(pair):
-    f = pair.conn.makefile("rb")
-    pair.client.sendall(b"abcdefgh")
-    assert f.read(3) == b"abc"
-    pair.client.close()
-    assert f.read() == b"defgh"
-    f.close()
-
-
-def test_makefile_r_text(pair):
-    f = pair.conn.makefile("r", encoding="utf-8")
-    pair.client.sendall("héllo wörld\nzwei\n".encode("utf-8"))
-    pair.client.shutdown(socket.SHUT_WR)
-    assert f.readline() == "héllo wörld\n"
-    assert [line for line in f] == ["zwei\n"]
-    assert f.readline() == ""
-    f.close()
-
-
-def test_makefile_readline_with_size(pair):
-    f = pair.conn.makefile("rb")
-    pair.client.sendall(b"abcdef\nxyz\n")
-    assert f.readline(3) == b"abc"
-    assert f.readline() == b"def\n"
-    assert f.readline(100) == b"xyz\n"
-    f.close()
-
-
-def test_makefile_r_readline_waits_for_the_rest(eventlet, pair):
-    f = pair.conn.makefile("r")
-    reader = eventlet.spawn(f.readline)
-    pair.client.sendall(b"hal")
-    eventlet.sleep(0.02)
-    assert not reader.dead, "readline returned before the newline arrived"
-    pair.client.sendall(b"f line\nnext")
-    assert reader.wait() == "half line\n"
-    f.close()
-
-
-def test_makefile_w_text_write_flush(pair):
-    f = pair.conn.makefile("w", encoding="utf-8")
-    f.write("grüße\n")
-    f.write("two\n")
-    f.flush()
-    assert recv_exact(pair.client, len("grüße\ntwo\n".encode("utf-8"))) == "grüße\ntwo\n".encode("utf-8")
-    f.close()
-
-
-def test_makefile_wb(pair):
-    f = pair.conn.makefile("wb")
-    assert f.write(b"\x00\x01binary\xff") == 9
-    f.flush()
-    assert recv_exact(pair.client, 9) == b"\x00\x01binary\xff"
-    f.close()
-
-
-def test_makefile_rw_echo_like_the_seed(pair):
-    # Lines are sent one at a time, as typed into nc: in the standard library a text
-    # file's write() drops what its read side had buffered, so lines are echoed one by one.
-    fd = pair.conn.makefile("rw")
-    for line in (b"foo\n", b"bar\n", b"qux\n"):
-        pair.client.sendall(line)
-        x = fd.readline()
-        assert x == line.decode()
-        fd.write(x)
-        fd.flush()
-        assert recv_exact(pair.client, len(line)) == line
-    pair.client.shutdown(socket.SHUT_WR)
-    assert fd.readline() == ""
-    fd.close()
-
-
-def test_makefile_rwb(pair):
-    f = pair.conn.makefile("rwb")
-    pair.client.sendall(b"ping\n")
-    assert f.readline() == b"ping\n"
-    f.write(b"pong\n")
-    f.flush()
-    assert recv_exact(pair.client, 5) == b"pong\n"
-    f.close()
-
-
-def test_makefile_close_keeps_the_socket_open(pair):
-    f = pair.conn.makefile("rb")
-    f.close()
-    pair.conn.sendall(b"still open")
-    assert recv_exact(pair.client, 10) == b"still open"
-    pair.conn.close()
-    assert recv_all(pair.client) == b""
-
-
-def test_socket_close_with_a_makefile_open_closes_when_file_closes(pair):
-    f = pair.conn.makefile("wb")
-    pair.conn.close()  # the file still references it
-    f.write(b"via file")
-    f.flush()
-    assert recv_exact(pair.client, 8) == b"via file"
-    f.close()
-    assert recv_all(pair.client) == b"", "closing the last file closes the socket"
-
-
-# --------------------------------------------------------------------------- sendfile
-
-
-@pytest.mark.greenhub_only(reason="Eventlet's GreenSocket.sendfile raises ValueError on its non-blocking socket")
-def test_sendfile(eventlet, pair):
-    data = os.urandom(300_000)
-    with tempfile.TemporaryFile() as tf:
-        tf.write(data)
-        tf.seek(0)
-        reader = eventlet.spawn(recv_exact, pair.client, len(data))
-        assert pair.conn.sendfile(tf) == len(data)
-        assert reader.wait() == data
-        assert tf.tell() == len(data), "sendfile leaves the file position after the data sent"
-        reader = eventlet.spawn(recv_exact, pair.client, 1000)
-        assert pair.conn.sendfile(tf, 5000, 1000) == 1000
-        assert reader.wait() == data[5000:6000]
-
-
 # --------------------------------------------------------------------------- close, shutdown
 
 
@@ -362,85 +182,6 @@ def test_context_manager(eventlet):
             assert c.recv(1) == b""
         assert c.fileno() == -1
     assert server.fileno() == -1
-
-
-# --------------------------------------------------------------------------- timeouts, blocking
-
-
-def test_settimeout_recv_raises_socket_timeout(pair):
-    assert pair.conn.gettimeout() is None
-    pair.conn.settimeout(0.05)
-    assert pair.conn.gettimeout() == pytest.approx(0.05)
-    t0 = time.monotonic()
-    with pytest.raises(socket.timeout):
-        pair.conn.recv(10)
-    took = time.monotonic() - t0
-    assert 0.04 <= took < 0.5, took
-    with pytest.raises(TimeoutError):
-        pair.conn.recv(10)
-    # the socket still works afterwards
-    pair.client.sendall(b"late")
-    assert recv_exact(pair.conn, 4) == b"late"
-
-
-def test_settimeout_accept(eventlet):
-    server = eventlet.listen(("127.0.0.1", 0))
-    server.settimeout(0.05)
-    with pytest.raises(socket.timeout):
-        server.accept()
-    server.close()
-
-
-def test_settimeout_makefile_readline(pair):
-    pair.conn.settimeout(0.05)
-    f = pair.conn.makefile("rb")
-    with pytest.raises(socket.timeout):
-        f.readline()
-
-
-def test_settimeout_zero_is_non_blocking(pair):
-    pair.conn.settimeout(0)
-    assert pair.conn.gettimeout() == 0.0
-    with pytest.raises(BlockingIOError):
-        pair.conn.recv(10)
-    pair.conn.settimeout(None)
-    assert pair.conn.gettimeout() is None
-
-
-def test_setblocking(pair):
-    pair.conn.setblocking(False)
-    assert pair.conn.gettimeout() == 0.0
-    with pytest.raises(BlockingIOError) as info:
-        pair.conn.recv(10)
-    assert info.value.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
-    pair.conn.setblocking(True)
-    assert pair.conn.gettimeout() is None
-    pair.client.sendall(b"ok")
-    assert recv_exact(pair.conn, 2) == b"ok"
-
-
-def test_non_blocking_accept(eventlet):
-    server = eventlet.listen(("127.0.0.1", 0))
-    server.setblocking(False)
-    with pytest.raises(BlockingIOError):
-        server.accept()
-    server.close()
-
-
-def test_timeout_does_not_block_other_threads(eventlet, pair):
-    ticks = []
-
-    def ticker():
-        for _ in range(5):
-            ticks.append(1)
-            eventlet.sleep(0.01)
-
-    gt = eventlet.spawn(ticker)
-    pair.conn.settimeout(0.15)
-    with pytest.raises(socket.timeout):
-        pair.conn.recv(1)
-    gt.wait()
-    assert len(ticks) == 5, "a socket wait blocks only its own green thread"
 
 
 # --------------------------------------------------------------------------- descriptors, options
@@ -547,79 +288,6 @@ def test_send_to_vanished_peer(eventlet, pair):
         for _ in range(100):
             pair.client.send(b"x" * 65536)
             eventlet.sleep(0.001)
-
-
-# --------------------------------------------------------------------------- serve
-
-
-def test_serve_and_stopserve(eventlet):
-    server = eventlet.listen(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    handled = []
-
-    def handle(sock, addr):
-        assert isinstance(addr, tuple)
-        data = sock.recv(100)
-        handled.append(data)
-        if data == b"stop":
-            raise eventlet.StopServe()
-        sock.sendall(b"echo:" + data)
-        # returning closes the client socket
-
-    srv = eventlet.spawn(eventlet.serve, server, handle)
-    for word in (b"one", b"two"):
-        c = eventlet.connect(("127.0.0.1", port))
-        c.sendall(word)
-        assert recv_all(c) == b"echo:" + word, "serve closes the client socket when handle returns"
-        c.close()
-    c = eventlet.connect(("127.0.0.1", port))
-    c.sendall(b"stop")
-    assert srv.wait() is None, "StopServe makes serve() return"
-    assert handled == [b"one", b"two", b"stop"]
-    c.close()
-    server.close()
-
-
-def test_serve_reraises_handler_exception(eventlet, capfd):
-    server = eventlet.listen(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-
-    def handle(sock, addr):
-        raise KeyError("handler failed")
-
-    srv = eventlet.spawn(eventlet.serve, server, handle)
-    c = eventlet.connect(("127.0.0.1", port))
-    with pytest.raises(KeyError):
-        srv.wait()
-    c.close()
-    server.close()
-
-
-def test_serve_concurrency_limit(eventlet):
-    server = eventlet.listen(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    active = []
-    peak = []
-
-    def handle(sock, addr):
-        active.append(1)
-        peak.append(len(active))
-        eventlet.sleep(0.02)
-        active.pop()
-        sock.sendall(b"done")
-
-    srv = eventlet.spawn(eventlet.serve, server, handle, concurrency=2)
-
-    def client():
-        c = eventlet.connect(("127.0.0.1", port))
-        with c:
-            return recv_all(c)
-
-    clients = [eventlet.spawn(client) for _ in range(6)]
-    assert [gt.wait() for gt in clients] == [b"done"] * 6
-    assert max(peak) == 2
-    srv.kill()
-    server.close()
 
 
 # --------------------------------------------------------------------------- green threads and sockets

@@ -1,7 +1,8 @@
 """A small chat server on greenhub's Eventlet API: every line a client sends goes to every
 other client.
 
-Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/chat_server.py [PORT]
+Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/chat_server.py [PORT [HOST]]
+(HOST: the address to listen on; all IPv4 addresses by default.)
 Then, in two or more terminals: nc 127.0.0.1 6000
 
 Each client has two green threads: one reads its lines (serve() starts it), one writes what
@@ -12,6 +13,7 @@ import sys
 import greenhub as eventlet
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
+HOST = sys.argv[2] if len(sys.argv) > 2 else ''
 
 participants = {}  # client socket -> its outgoing Queue
 
@@ -56,7 +58,7 @@ def broadcast(source, line):
 
 
 if __name__ == "__main__":
-    server = eventlet.listen(("", PORT))
+    server = eventlet.listen((HOST, PORT))
     print("chat server listening on port %d" % PORT)
     try:
         eventlet.serve(server, handle)

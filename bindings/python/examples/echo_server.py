@@ -1,15 +1,17 @@
 """The blog post's Eventlet echo server, in Python 3, on greenhub.
 
-Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/echo_server.py [PORT]
+Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/echo_server.py [PORT [HOST]]
+(HOST: the address to listen on; all IPv4 addresses by default.)
 
-Besides print() and the port argument, the only change from the Eventlet program is the
-import line.
+Besides print() and the port and host arguments, the only change from the Eventlet program
+is the import line.
 """
 import sys
 
 import greenhub as eventlet
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
+HOST = sys.argv[2] if len(sys.argv) > 2 else ''
 
 
 def connection_handler(fd):
@@ -26,7 +28,7 @@ def connection_handler(fd):
 
 
 print("server socket listening on port %d" % PORT)
-server = eventlet.listen(('', PORT))
+server = eventlet.listen((HOST, PORT))
 
 while True:
     try:

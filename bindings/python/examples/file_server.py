@@ -1,6 +1,7 @@
 """The blog post's Eventlet file server ("Error Handling"), in Python 3, on greenhub.
 
-Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/file_server.py [PORT]
+Usage: PYTHONPATH=bindings/python python3 bindings/python/examples/file_server.py [PORT [HOST]]
+(HOST: the address to listen on; all IPv4 addresses by default.)
 
 A client sends a path ending with a NUL byte; the server sends that file back and closes the
 connection. A path that does not exist makes open() raise: the traceback is printed, only
@@ -17,6 +18,7 @@ import sys
 import greenhub as eventlet
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
+HOST = sys.argv[2] if len(sys.argv) > 2 else ''
 
 
 def connection_handler(sock):
@@ -35,7 +37,7 @@ def connection_handler(sock):
     sock.close()
 
 
-server = eventlet.listen(('', PORT))
+server = eventlet.listen((HOST, PORT))
 
 while True:
     try:

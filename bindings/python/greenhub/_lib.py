@@ -11,8 +11,10 @@ The library is opened twice:
 * ``pylib`` (``ctypes.PyDLL``, GIL held) for ``gh_py_init`` and ``gh_py_spawn`` only: they
   take Python objects. A blocking call made through PyDLL fails with EDEADLK by design.
 
-Where the library comes from: the ``GREENHUB_LIBRARY`` environment variable (a path), else
-the library built in this repository (``build/libgreenhub.so``, then
+Where the library comes from (:func:`_candidates`): the ``GREENHUB_LIBRARY`` environment
+variable (a path; then nothing else is tried), else the library bundled in this package
+(``greenhub/libgreenhub.so``, put there by ``pip install`` or a wheel), else the build of the
+repository this package sits in (``build/libgreenhub.so``, then
 ``target/release/libgreenhub_capi.so``), else the system's (``ctypes.util.find_library``).
 """
 
@@ -197,12 +199,12 @@ def _candidates():
     if env:
         yield env
         return  # an explicit choice: do not silently load another library
-    here = Path(__file__).resolve()
-    try:
-        repo = here.parents[3]
-    except IndexError:
-        repo = None
-    if repo is not None:
+    package = Path(__file__).resolve().parent
+    yield str(package / "libgreenhub.so")
+    # bindings/python/greenhub/ in a checkout of the repository, and only there (an installed
+    # package's parents are site-packages and the like).
+    repo = package.parents[2] if len(package.parents) > 2 else None
+    if repo is not None and (repo / "capi" / "Cargo.toml").is_file():
         yield str(repo / "build" / "libgreenhub.so")
         yield str(repo / "target" / "release" / "libgreenhub_capi.so")
     found = ctypes.util.find_library("greenhub")
@@ -225,9 +227,10 @@ def _load():
         except OSError as e:
             errors.append("%s: %s" % (candidate, e))
     raise ImportError(
-        "greenhub: cannot load libgreenhub.so (%s). Build it with `make` in the greenhub "
-        "repository (it produces build/libgreenhub.so), or set GREENHUB_LIBRARY to the "
-        "library's path." % ("; ".join(errors) or "no candidate found")
+        "greenhub: cannot load libgreenhub.so (%s). Install the package with pip (it bundles "
+        "the library), build it with `make` in the greenhub repository (build/libgreenhub.so), "
+        "or set GREENHUB_LIBRARY to the library's path."
+        % ("; ".join(errors) or "no candidate found")
     )
 
 

@@ -39,13 +39,25 @@ fn main() -> ExitCode {
 }
 
 /// Version macros from the workspace version, so the header can never disagree with the
-/// library.
+/// library. GREENHUB_VERSION_HEX is libuv's UV_VERSION_HEX: one number to compare in `#if`.
 fn version_macros() -> String {
+    let number = |s: &str| -> u32 { s.parse().expect("cargo's version parts are numbers") };
     let major = env!("CARGO_PKG_VERSION_MAJOR");
     let minor = env!("CARGO_PKG_VERSION_MINOR");
     let patch = env!("CARGO_PKG_VERSION_PATCH");
-    format!(
-        "\n#define GREENHUB_VERSION_MAJOR {major}\n#define GREENHUB_VERSION_MINOR {minor}\n#define GREENHUB_VERSION_PATCH {patch}\n#define GREENHUB_VERSION \"{}\"\n",
-        env!("CARGO_PKG_VERSION"),
-    )
+    let hex = (number(major) << 16) | (number(minor) << 8) | number(patch);
+    let version = env!("CARGO_PKG_VERSION");
+    [
+        String::new(),
+        format!("#define GREENHUB_VERSION_MAJOR {major}"),
+        format!("#define GREENHUB_VERSION_MINOR {minor}"),
+        format!("#define GREENHUB_VERSION_PATCH {patch}"),
+        format!("#define GREENHUB_VERSION \"{version}\""),
+        "/* (MAJOR << 16) | (MINOR << 8) | PATCH: `#if GREENHUB_VERSION_HEX >= 0x000200` holds \
+         from 0.2.0 on. */"
+            .to_string(),
+        format!("#define GREENHUB_VERSION_HEX 0x{hex:06x}"),
+        String::new(),
+    ]
+    .join("\n")
 }

@@ -1,25 +1,27 @@
-/* greenhub C API test suite: runner, shared helpers and the version tests.
- * The thread tests are in test_threads.c, the socket tests in test_sockets.c.
+/* The runner of the greenhub C tests: the failure recorder, the registry TEST fills, and main.
  *
- * Usage: test_api [substring...]   runs the tests whose name contains one of the substrings
- *                                  (all tests without arguments).
+ * Usage: test_api [--list] [NAME | SUBSTRING ...]
+ *   no argument      runs every test
+ *   NAME             a test's exact name runs that test alone
+ *   SUBSTRING        otherwise, runs the tests whose name contains it
+ *   --list           prints the names (of the selected tests) in the order they run
+ * Tests run in the order of their files' names, then of their lines (see harness.h).
  * Output: "ok - name" or "FAIL - name: why (file:line)" per test, "# ..." for notes, then
  * "N passed, N failed". Exit status 0 only if nothing failed.
  * Each test runs in a forked child with alarm(60) (a hang or crash is reported as that test's
  * failure); GH_TEST_NOFORK=1 runs them all in this process instead.
  */
 #include "harness.h"
+#include "support.h" /* now_ms */
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* failure recording                                                                          */
@@ -106,130 +108,43 @@ const char *th_errname(int e) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* shared helpers                                                                             */
+/* registry                                                                                   */
 
-double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+static th_test *registered;
+static size_t n_registered;
+
+void th_register(th_test *t) {
+  t->next = registered;
+  registered = t;
+  n_registered++;
 }
 
-gh_sock listen_local_at(const char *file, int line, uint16_t *port) {
-  errno = 0;
-  gh_sock l = gh_listen("127.0.0.1", 0, 64);
-  if (l <= 0) {
-    th_fail(file, line, errno, "gh_listen(\"127.0.0.1\", 0) returned %lld", (long long)l);
-    return -1;
+static int by_file_then_line(const void *a, const void *b) {
+  const th_test *x = *(const th_test *const *)a, *y = *(const th_test *const *)b;
+  int c = strcmp(x->file, y->file);
+  return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Every registered test in running order; exits if two share a name (a name selects one). */
+static th_test **ordered_tests(void) {
+  th_test **all = malloc((n_registered + 1) * sizeof *all);
+  if (!all) {
+    perror("test_api: malloc");
+    exit(2);
   }
-  gh_addr a;
-  memset(&a, 0, sizeof a);
-  if (gh_local_addr(l, &a) != 0 || a.port == 0) {
-    th_fail(file, line, errno, "gh_local_addr on a new listener failed (port %u)",
-            (unsigned)a.port);
-    gh_close(l);
-    return -1;
-  }
-  *port = a.port;
-  return l;
+  size_t k = 0;
+  for (th_test *t = registered; t; t = t->next) all[k++] = t;
+  qsort(all, n_registered, sizeof *all, by_file_then_line);
+  all[n_registered] = NULL;
+  for (size_t i = 0; i < n_registered; i++)
+    for (size_t j = i + 1; j < n_registered; j++)
+      if (strcmp(all[i]->name, all[j]->name) == 0) {
+        fprintf(stderr, "test_api: two tests are named %s (%s:%d, %s:%d)\n", all[i]->name,
+                all[i]->file, all[i]->line, all[j]->file, all[j]->line);
+        exit(2);
+      }
+  return all;
 }
-
-int make_pair_at(const char *file, int line, gh_sock *a, gh_sock *b) {
-  uint16_t port = 0;
-  gh_sock l = listen_local_at(file, line, &port);
-  if (l < 0) return -1;
-  errno = 0;
-  gh_sock c = gh_connect("127.0.0.1", port);
-  if (c <= 0) {
-    th_fail(file, line, errno, "make_pair: gh_connect returned %lld", (long long)c);
-    gh_close(l);
-    return -1;
-  }
-  errno = 0;
-  gh_sock s = gh_accept(l, NULL);
-  if (s <= 0) {
-    th_fail(file, line, errno, "make_pair: gh_accept returned %lld", (long long)s);
-    gh_close(c);
-    gh_close(l);
-    return -1;
-  }
-  gh_close(l);
-  *a = c;
-  *b = s;
-  return 0;
-}
-
-size_t recv_exact(gh_sock s, void *buf, size_t len) {
-  size_t got = 0;
-  while (got < len) {
-    ssize_t n = gh_recv(s, (char *)buf + got, len - got);
-    if (n <= 0) break;
-    got += (size_t)n;
-  }
-  return got;
-}
-
-void opts_init(gh_spawn_opts *opts) { memset(opts, 0, sizeof *opts); }
-
-int text_has_number(const char *text, long long n) {
-  char num[32];
-  snprintf(num, sizeof num, "%lld", n);
-  size_t k = strlen(num);
-  for (const char *p = text; (p = strstr(p, num)) != NULL; p++) {
-    int digit_before = p > text && p[-1] >= '0' && p[-1] <= '9';
-    if (n >= 0 && p > text && p[-1] == '-') digit_before = 1; /* "-42" is not 42 */
-    int digit_after = p[k] >= '0' && p[k] <= '9';
-    if (!digit_before && !digit_after) return 1;
-  }
-  return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* version tests                                                                              */
-
-#if !defined(GREENHUB_VERSION) || !defined(GREENHUB_VERSION_MAJOR) || \
-    !defined(GREENHUB_VERSION_MINOR) || !defined(GREENHUB_VERSION_PATCH)
-#error "greenhub.h must define GREENHUB_VERSION and GREENHUB_VERSION_MAJOR/MINOR/PATCH"
-#endif
-
-static void test_version(void) {
-  const char *v = gh_version();
-  REQUIRE(v != NULL);
-  CHECKF(strcmp(v, GREENHUB_VERSION) == 0, "gh_version() = \"%s\", GREENHUB_VERSION = \"%s\"", v,
-         GREENHUB_VERSION);
-  char built[64];
-  snprintf(built, sizeof built, "%d.%d.%d", (int)GREENHUB_VERSION_MAJOR,
-           (int)GREENHUB_VERSION_MINOR, (int)GREENHUB_VERSION_PATCH);
-  CHECKF(strcmp(built, GREENHUB_VERSION) == 0, "MAJOR.MINOR.PATCH = %s, GREENHUB_VERSION = %s",
-         built, GREENHUB_VERSION);
-  /* The same pointer/text on every call. */
-  CHECK(strcmp(gh_version(), v) == 0);
-}
-
-static void test_header_constants(void) {
-#ifdef GH_STATUS_STACK_OVERFLOW
-  long long sso = (long long)GH_STATUS_STACK_OVERFLOW;
-  CHECK_EQ(sso, (long long)INT32_MIN);
-#else
-  th_fail(__FILE__, __LINE__, -1, "GH_STATUS_STACK_OVERFLOW is not defined by greenhub.h");
-#endif
-  /* Handle types are 64-bit signed; the address struct holds an IPv6 text address. */
-  CHECK_EQ(sizeof(gh_sock), 8);
-  CHECK_EQ(sizeof(gh_thread), 8);
-  CHECK((gh_sock)-1 < 0);
-  CHECK((gh_thread)-1 < 0);
-  gh_addr a;
-  CHECK(sizeof a.host >= 46); /* INET6_ADDRSTRLEN */
-#ifdef GH_HOST_MAX
-  CHECK_EQ(sizeof a.host, GH_HOST_MAX);
-#endif
-  CHECK(sizeof a.port == 2);
-}
-
-const test_case api_tests[] = {
-    {"version", test_version},
-    {"header_constants", test_header_constants},
-    {NULL, NULL},
-};
 
 /* ------------------------------------------------------------------------------------------ */
 /* runner                                                                                     */
@@ -250,7 +165,7 @@ static const char *signame_of(int sig) {
 }
 
 /* Runs one test in a child; prints its result line. Returns 1 if it passed. */
-static int run_forked(const test_case *t) {
+static int run_forked(const th_test *t) {
   int fds[2];
   if (pipe(fds) != 0) {
     printf("FAIL - %s: harness: pipe: %s\n", t->name, strerror(errno));
@@ -363,7 +278,7 @@ static int run_forked(const test_case *t) {
   return passed;
 }
 
-static int run_inline(const test_case *t) {
+static int run_inline(const th_test *t) {
   cur_failures = 0;
   first_failure[0] = '\0';
   nofork_extra_printed = 0;
@@ -380,10 +295,18 @@ static int run_inline(const test_case *t) {
   return 0;
 }
 
-static int selected(const char *name, int argc, char **argv) {
-  if (argc <= 1) return 1;
-  for (int i = 1; i < argc; i++)
-    if (strstr(name, argv[i])) return 1;
+/* An argument that is a test's exact name selects that test alone; any other selects the tests
+ * whose name contains it. */
+static int arg_selects(const char *arg, th_test **all, const char *name) {
+  for (th_test **t = all; *t; t++)
+    if (strcmp((*t)->name, arg) == 0) return strcmp(name, arg) == 0;
+  return strstr(name, arg) != NULL;
+}
+
+static int selected(const char *name, th_test **all, int nargs, char **args) {
+  if (nargs == 0) return 1;
+  for (int i = 0; i < nargs; i++)
+    if (arg_selects(args[i], all, name)) return 1;
   return 0;
 }
 
@@ -399,19 +322,35 @@ int main(int argc, char **argv) {
   /* Last resort against a hang: in fork mode every child arms alarm(60) for its test (and the
    * parent kills it after 75 s); in no-fork mode alarm(60) is re-armed before each test. */
   if (nofork) alarm(TEST_ALARM_SECONDS);
-  const test_case *tables[] = {api_tests,   thread_tests, socket_tests, sync_tests,
-                               limit_tests, sched_tests,  file_tests};
-  int passed = 0, failed = 0;
-  for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
-    for (const test_case *t = tables[k]; t->name; t++) {
-      if (!selected(t->name, argc, argv)) continue;
-      int ok = nofork ? run_inline(t) : run_forked(t);
-      if (ok)
-        passed++;
-      else
-        failed++;
+  int list = argc > 1 && strcmp(argv[1], "--list") == 0;
+  int nargs = argc - 1 - list;
+  char **args = argv + 1 + list;
+  th_test **all = ordered_tests();
+  /* A misspelt name must not pass as "0 passed, 0 failed". */
+  for (int i = 0; i < nargs; i++) {
+    int any = 0;
+    for (th_test **t = all; *t && !any; t++) any = arg_selects(args[i], all, (*t)->name);
+    if (!any) {
+      fprintf(stderr, "test_api: no test is named or contains \"%s\" (--list shows them)\n",
+              args[i]);
+      return 2;
     }
   }
+  int passed = 0, failed = 0;
+  for (th_test **t = all; *t; t++) {
+    if (!selected((*t)->name, all, nargs, args)) continue;
+    if (list) {
+      printf("%s\n", (*t)->name);
+      continue;
+    }
+    int ok = nofork ? run_inline(*t) : run_forked(*t);
+    if (ok)
+      passed++;
+    else
+      failed++;
+  }
+  free(all);
+  if (list) return 0;
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
