@@ -15,7 +15,9 @@ is aside, green threads about to switch check the wakeup fd themselves (:meth:`W
 on 3.13+, where only the root can run the handler.
 
 The watcher is started on the hub's first use, in the main thread only, and not at all if the
-wakeup fd is already in use (asyncio) or with ``GREENHUB_NO_SIGNAL_WATCH=1``.
+wakeup fd is already in use (asyncio) or with ``GREENHUB_NO_SIGNAL_WATCH=1``. Its own waits
+are the one place the shim calls the library's waits without ``block()``: they are what
+``block()``'s dance moves, and must count neither as busy nor as the root's.
 """
 
 import errno
