@@ -217,8 +217,11 @@ class Hub:
     def settle(self):
         """What block() does first when ``attention`` is set: :meth:`use`, then raises the
         exception pending for the calling thread, if any."""
+        if self.thread is None:
+            self.start()  # first, so that attention stays set if it fails
         self.attention = False
-        self.use()
+        if self.closes:
+            self._close_collected()
         pending = self.pending
         if pending:
             exc = pending.pop(current.thread, None)

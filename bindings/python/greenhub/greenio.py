@@ -132,8 +132,8 @@ class GreenSocket:
         self.type = sock.type
         self.proto = sock.proto
         timeout = sock.gettimeout()
+        hub.use()  # the socket will belong to the hub of this thread: start it on first use
         fd = sock.detach()
-        hub.use()  # the socket belongs to the hub of this thread: start it on first use
         h = lib.gh_adopt(fd)
         if h == -1:
             err = get_errno()
