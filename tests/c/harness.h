@@ -31,6 +31,7 @@ extern const test_case sync_tests[];
 extern const test_case limit_tests[];
 extern const test_case sched_tests[];
 extern const test_case file_tests[];
+extern const test_case http_tests[];
 
 #if defined(__GNUC__)
 #define TH_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
    * parent kills it after 75 s); in no-fork mode alarm(60) is re-armed before each test. */
   if (nofork) alarm(TEST_ALARM_SECONDS);
   const test_case *tables[] = {api_tests,   thread_tests, socket_tests, sync_tests,
-                               limit_tests, sched_tests,  file_tests};
+                               limit_tests, sched_tests,  file_tests, http_tests};
   int passed = 0, failed = 0;
   for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
     for (const test_case *t = tables[k]; t->name; t++) {
