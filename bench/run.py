@@ -21,8 +21,12 @@ into build/bench/), installs Eventlet, gevent and uvloop into bench/.venv when i
 Results: bench/results/<timestamp>.json (JSON lines, one object per measurement, the first one
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
 
+  * http: build/http_server against nginx (one worker, sendfile) serving a file with keep-alive,
+    loaded by wrk (bench/http_bench.py, runnable on its own; it installs nginx and wrk with
+    apt-get when they are missing).
+
 usage: python3 bench/run.py [--reps N] [--seconds S] [--warmup S] [--only NAME,...]
-                            [--skip-micro] [--skip-macro] [--no-pip]
+                            [--skip-micro] [--skip-macro] [--skip-http] [--no-pip]
 """
 import argparse
 import datetime
@@ -708,6 +712,7 @@ def main():
     ap.add_argument("--skip-macro", action="store_true")
     ap.add_argument("--no-pip", action="store_true", help="do not install into bench/.venv")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--skip-http", action="store_true", help="skip bench/http_bench.py")
     args = ap.parse_args()
     if not (1 <= args.reps <= 20 and 0.5 <= args.seconds <= 60 and 0 <= args.warmup <= 30):
         ap.error("reps 1..20, seconds 0.5..60, warmup 0..30")
@@ -764,6 +769,14 @@ def main():
                             rec["rps"], rec["p99_us"], rec.get("server_cpu_pct"),
                             rec.get("client_cpu_pct"), rec.get("server_rss_kb")))
                         if rec.get("ok") else "FAILED: %s" % rec.get("error", rec.get("errors_by_kind"))))
+    # HTTP: build/http_server against nginx, loaded by wrk (bench/http_bench.py, its own table)
+    http_lines = []
+    if not args.skip_http and not args.skip_macro:
+        sys.path.insert(0, HERE)
+        import http_bench
+        http_recs, http_lines = http_bench.run(args.reps, args.seconds, args.warmup, log)
+        for r in http_recs:
+            results.write(json.dumps(r) + "\n")
     micro = []
     if not args.skip_micro:
         micro = run_micro(args)
@@ -773,7 +786,7 @@ def main():
     results.write(json.dumps(dict(type="end", loadavg=end["loadavg"],
                                   seconds=round(time.monotonic() - t_start, 1))) + "\n")
     results.close()
-    text = table(macro, skipped, micro, args)
+    text = table(macro, skipped, micro, args) + "\n".join([""] + http_lines)
     text = ("greenhub benchmarks %s (git %s): %s, %s CPUs, Linux %s; load average at start %s, "
             "at end %s\n\n" % (stamp, mach["git"], mach["cpu_model"], mach["cpus"], mach["kernel"],
                " ".join(mach["loadavg"].split()[:3]), " ".join(end["loadavg"].split()[:3]))) + text
