@@ -165,7 +165,9 @@ pub extern "C" fn gh_http_free(c: gh_http) -> c_int {
 /// differ; Transfer-Encoding other than chunked alone, or in HTTP/1.0; obs-fold; no Host in
 /// HTTP/1.1), ENAMETOOLONG 414 (request line too long), EMSGSIZE 431 (head too large or
 /// too many fields), EOPNOTSUPP 501 (a transfer coding under chunked), EPROTONOSUPPORT 505
-/// (not HTTP/1.x). The connection then takes no more requests: close the socket.
+/// (not HTTP/1.x). The answer is followed by a shutdown of the sending side and up to 500 ms
+/// of draining what the client still sends, so closing does not reset the connection before
+/// the client has read it. The connection then takes no more requests: close the socket.
 ///
 /// `timeout_ms` bounds the whole read, the wait for a request's first byte included: a
 /// client that sends its head slowly (slowloris) fails it with ETIMEDOUT. A timeout with part
