@@ -446,8 +446,8 @@ ssize_t gh_http_read_body(gh_http c, void *buf, size_t len, int64_t timeout_ms);
 /**
  * Writes the response to the current request: status (200-999, or 101), `reason` (NULL or
  * "": the standard phrase), the header fields `fields` (`fields_len` bytes of lines
- * `name: value\r\n`; a name that is not a token, a value with CR, LF or NUL, or a line without
- * CRLF: EINVAL, nothing sent), then the body.
+ * `name: value\r\n`; a name that is not a token, a value with CR, LF or NUL, a line without
+ * CRLF, or a Transfer-Encoding other than `chunked`: EINVAL, nothing sent), then the body.
  *
  * Without GH_HTTP_MORE, `body` is the whole body and all goes in one send. The connection
  * adds `Date` (unless given), `Content-Length: body_len` (a given Content-Length must equal

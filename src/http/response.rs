@@ -49,6 +49,10 @@ pub(crate) fn check_fields(block: &[u8]) -> Result<Given> {
             }
             given.content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // The connection frames the body: the only coding it applies is chunked.
+            if !value.eq_ignore_ascii_case(b"chunked") || given.chunked {
+                return Err(Errno(libc::EINVAL));
+            }
             given.chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
             given.connection = true;
@@ -267,6 +271,12 @@ mod tests {
         let g = check_fields(b"Content-Length: 12\r\nConnection: close\r\n").unwrap();
         assert_eq!((g.content_length, g.close), (Some(12), true));
         assert!(check_fields(b"Content-Length: 1\r\nContent-Length: 2\r\n").is_err());
+        assert!(
+            check_fields(b"Transfer-Encoding: chunked\r\n")
+                .unwrap()
+                .chunked
+        );
+        assert!(check_fields(b"Transfer-Encoding: gzip\r\n").is_err());
     }
 
     #[test]

@@ -514,6 +514,7 @@ static void test_http_bad_arguments(void) {
   CHECK_ERR(respond_str(conn, 200, "X: a\r\nInjected: yes", ""), EINVAL);
   CHECK_ERR(respond_str(conn, 200, "X: a\nY: b\r\n", ""), EINVAL);
   CHECK_ERR(respond_str(conn, 200, "Bad Name: a\r\n", ""), EINVAL);
+  CHECK_ERR(respond_str(conn, 200, "Transfer-Encoding: gzip\r\n", ""), EINVAL);
   CHECK_ERR(respond_str(conn, 99, "", ""), EINVAL);
   CHECK_ERR(respond_str(conn, 100, "", ""), EINVAL);
   CHECK_ERR(respond_str(conn, 200, "Content-Length: 3\r\n", "four"), EINVAL);
