@@ -10,8 +10,8 @@
 //! have passed (the socket's timeout, the thread's deadline and kill apply as well).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::time::Duration;
 
+use super::sync::timeout;
 use super::{call, gh_sock, handle, in_buf, out_buf, ssize};
 use greenhub::http::{self, Limits, Request, Response};
 use greenhub::Errno;
@@ -102,10 +102,6 @@ const _: () = assert!(
         && GH_HTTP_UPGRADE == http::UPGRADE
         && std::mem::size_of::<gh_http_header>() == http::INDEX_ENTRY
 );
-
-fn timeout(ms: i64) -> Option<Duration> {
-    u64::try_from(ms).ok().map(Duration::from_millis)
-}
 
 fn more(flags: c_int) -> greenhub::Result<bool> {
     match flags {
