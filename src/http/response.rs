@@ -3,7 +3,6 @@
 //! (Content-Length or chunked) and Connection.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Errno, Result};
@@ -117,7 +116,8 @@ impl HeadPlan<'_> {
             Framing::UntilClose
         };
         head.extend_from_slice(b"HTTP/1.1 ");
-        let _ = write!(head, "{:03} ", self.status);
+        push_decimal(head, u64::from(self.status)); // 100-999: three digits
+        head.push(b' ');
         head.extend_from_slice(if self.reason.is_empty() {
             reason_of(self.status).as_bytes()
         } else {
@@ -130,12 +130,10 @@ impl HeadPlan<'_> {
         head.extend_from_slice(self.fields);
         let sends_length = !(self.status < 200 || self.status == 204);
         match (framing, self.given.content_length, length) {
-            (Framing::Length(n), None, _) => {
-                let _ = write!(head, "Content-Length: {n}\r\n");
-            }
+            (Framing::Length(n), None, _) => content_length(head, n),
             // HEAD: the length a GET would have had, when the caller gave the body.
             (Framing::Bodiless, None, Some(n)) if sends_length && self.status != 304 => {
-                let _ = write!(head, "Content-Length: {n}\r\n");
+                content_length(head, n)
             }
             (Framing::Chunked, _, _) if !self.given.chunked => {
                 head.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
@@ -152,6 +150,27 @@ impl HeadPlan<'_> {
         head.extend_from_slice(b"\r\n");
         (framing, close)
     }
+}
+
+fn content_length(head: &mut Vec<u8>, n: u64) {
+    head.extend_from_slice(b"Content-Length: ");
+    push_decimal(head, n);
+    head.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal (without the formatting machinery: this runs for every response).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The standard reason phrase of a status (RFC 9110 15), or "Unknown".
