@@ -319,7 +319,11 @@ fn send_piece(
     last: bool,
 ) -> Result<()> {
     let mut size = [0u8; 20];
-    let size_len = chunk_size_line(data.len(), &mut size);
+    let size_len = if framing == Framing::Chunked {
+        chunk_size_line(data.len(), &mut size)
+    } else {
+        0
+    };
     let mut bufs: [IoSlice<'_>; 5] = [
         IoSlice::new(head),
         IoSlice::new(&[]),
@@ -346,10 +350,13 @@ fn send_piece(
 
 /// Writes `"<hex size>\r\n"` into `out`; returns its length.
 fn chunk_size_line(n: usize, out: &mut [u8; 20]) -> usize {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut out[..]);
-    let _ = write!(cursor, "{n:x}\r\n");
-    cursor.position() as usize
+    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (i, slot) in out[..digits].iter_mut().enumerate() {
+        let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
+        *slot = b"0123456789abcdef"[nibble];
+    }
+    out[digits..digits + 2].copy_from_slice(b"\r\n");
+    digits + 2
 }
 
 /// After the last piece of a response (or its failure): the request is answered.
@@ -505,4 +512,25 @@ fn send_file_piece(
     ];
     gnet::sendall_vectored(sock, &mut bufs, false)?;
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_size_line;
+
+    #[test]
+    fn chunk_size_lines_are_lower_hex() {
+        let mut out = [0u8; 20];
+        for (n, want) in [
+            (0, "0\r\n"),
+            (5, "5\r\n"),
+            (16, "10\r\n"),
+            (0xabc, "abc\r\n"),
+        ] {
+            let len = chunk_size_line(n, &mut out);
+            assert_eq!(&out[..len], want.as_bytes());
+        }
+        let len = chunk_size_line(usize::MAX, &mut out);
+        assert_eq!(&out[..len], b"ffffffffffffffff\r\n");
+    }
 }
