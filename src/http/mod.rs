@@ -516,7 +516,7 @@ fn send_file_piece(
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_size_line;
+    use crate::http::chunk_size_line;
 
     #[test]
     fn chunk_size_lines_are_lower_hex() {
