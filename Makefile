@@ -32,7 +32,8 @@ LIB_SO   := $(BUILD)/libgreenhub.so.$(VERSION)
 HEADER   := $(BUILD)/include/greenhub.h
 # What `make check-header` compares with the generated header.
 COMMITTED_HEADER ?= include/greenhub.h
-EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example
+EXAMPLES := $(BUILD)/echo_server $(BUILD)/file_server $(BUILD)/chat_server $(BUILD)/sync_example \
+            $(BUILD)/http_server
 CTESTS   := $(BUILD)/test_api
 
 .PHONY: all lib header examples run test test-rust test-c test-e2e test-python test-python-default test-build check-header check-exports lint clean FORCE bench

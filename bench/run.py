@@ -20,8 +20,12 @@ every benchmark declared in bench/benchmarks.py (bench/README.md says what each 
 Results: bench/results/<timestamp>.json (JSON lines, one object per measurement, the first one
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
 
+  * http: build/http_server against nginx (one worker, sendfile) serving a file with keep-alive,
+    loaded by wrk (bench/http_bench.py, runnable on its own; it installs nginx and wrk with
+    apt-get when they are missing).
+
 usage: python3 bench/run.py [--reps N] [--seconds S] [--warmup S] [--only NAME,...]
-                            [--skip-micro] [--skip-macro] [--no-pip] [--no-build]
+                            [--skip-micro] [--skip-macro] [--skip-http] [--no-pip] [--no-build]
 """
 import argparse
 import datetime
@@ -35,7 +39,7 @@ import benchmarks as bench
 from suite.building import build, setup_venv
 from suite.macro import run_macro
 from suite.micro import run_micro
-from suite.paths import RESULTS, ROOT, log
+from suite.paths import HERE, RESULTS, ROOT, log
 from suite.report import machine, table
 
 
@@ -50,6 +54,7 @@ def main():
     ap.add_argument("--skip-macro", action="store_true")
     ap.add_argument("--no-pip", action="store_true", help="do not install into bench/.venv")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--skip-http", action="store_true", help="skip bench/http_bench.py")
     args = ap.parse_args()
     if not (1 <= args.reps <= 20 and 0.5 <= args.seconds <= 60 and 0 <= args.warmup <= 30):
         ap.error("reps 1..20, seconds 0.5..60, warmup 0..30")
@@ -82,6 +87,13 @@ def main():
     macro = []
     if not args.skip_macro:
         macro = run_macro(runnable, bench.POINTS, bench.KINDS, args, results)
+    # HTTP: build/http_server against nginx, loaded by wrk (bench/http_bench.py, its own table)
+    http_lines = []
+    if not args.skip_http and not args.skip_macro:
+        import http_bench
+        http_recs, http_lines = http_bench.run(args.reps, args.seconds, args.warmup, log)
+        for r in http_recs:
+            results.write(json.dumps(r) + "\n")
     micro = []
     if not args.skip_micro:
         micro = run_micro(bench.select(bench.MICRO, args.only))
@@ -91,7 +103,7 @@ def main():
     results.write(json.dumps(dict(type="end", loadavg=end["loadavg"],
                                   seconds=round(time.monotonic() - t_start, 1))) + "\n")
     results.close()
-    text = table(macro, skipped, micro, args, bench, servers)
+    text = table(macro, skipped, micro, args, bench, servers) + "\n".join([""] + http_lines)
     text = ("greenhub benchmarks %s (git %s): %s, %s CPUs, Linux %s; load average at start %s, "
             "at end %s\n\n" % (stamp, mach["git"], mach["cpu_model"], mach["cpus"], mach["kernel"],
                " ".join(mach["loadavg"].split()[:3]), " ".join(end["loadavg"].split()[:3]))) + text

@@ -36,6 +36,43 @@
 
 
 /**
+ * The request may be followed by another on the connection (HTTP/1.1 without
+ * `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`).
+ */
+#define GH_HTTP_KEEP_ALIVE 1
+
+/**
+ * The request body is chunked: its length is unknown (content_length is -1).
+ */
+#define GH_HTTP_CHUNKED 2
+
+/**
+ * The client sent `Expect: 100-continue`; the first gh_http_read_body() answers it.
+ */
+#define GH_HTTP_EXPECT_CONTINUE 4
+
+/**
+ * The method is HEAD: the response's body is not sent (its length is).
+ */
+#define GH_HTTP_HEAD 8
+
+/**
+ * The client asks to switch protocols (`Connection: upgrade` and an `Upgrade` field).
+ */
+#define GH_HTTP_UPGRADE 16
+
+/**
+ * Flag of gh_http_respond(), gh_http_write() and gh_http_sendfile(): more body follows.
+ */
+#define GH_HTTP_MORE 1
+
+/**
+ * A buffer this large holds any request head the default limits let through (the head's
+ * 64 KiB and the index of 100 fields): gh_http_read_request() never fails with ERANGE.
+ */
+#define GH_HTTP_REQUEST_BUF ((64 * 1024) + (100 * 16))
+
+/**
  * Size of gh_addr.host: room for any numeric IPv6 address and its NUL (INET6_ADDRSTRLEN).
  */
 #define GH_HOST_MAX 46
@@ -105,9 +142,77 @@ typedef struct gh_file_info {
 } gh_file_info;
 
 /**
+ * An HTTP connection handle (> 0). Freed, stale or foreign handles give EBADF.
+ */
+typedef int64_t gh_http;
+
+/**
  * A green socket handle (> 0). Closed, stale or foreign handles give EBADF.
  */
 typedef int64_t gh_sock;
+
+/**
+ * Limits of gh_http_new(); a field of 0 takes its default.
+ */
+typedef struct gh_http_limits {
+  /**
+   * Longest request line, without its CRLF (default 8192; longer: 414).
+   */
+  uint32_t request_line_max;
+  /**
+   * Longest head: request line and header fields (default 65536, at most 1 MiB; longer: 431).
+   */
+  uint32_t head_max;
+  /**
+   * Most header fields (default 100, at most 1024; more: 431).
+   */
+  uint32_t headers_max;
+} gh_http_limits;
+
+/**
+ * A part of the buffer given to gh_http_read_request(): `off` bytes from its start, `len`
+ * bytes long.
+ */
+typedef struct gh_http_span {
+  uint32_t off;
+  uint32_t len;
+} gh_http_span;
+
+/**
+ * A request head, as gh_http_read_request() laid it out in the caller's buffer.
+ */
+typedef struct gh_http_request {
+  /**
+   * The method ("GET").
+   */
+  struct gh_http_span method;
+  /**
+   * The request target as sent ("/a%20b?x=1"): neither decoded nor normalised.
+   */
+  struct gh_http_span target;
+  /**
+   * The header fields, each as a line `name: value\r\n` (a binding may split them in one
+   * pass instead of reading the index).
+   */
+  struct gh_http_span fields;
+  /**
+   * How many gh_http_header entries the index at offset 0 holds.
+   */
+  uint32_t nheaders;
+  /**
+   * 10 for HTTP/1.0, 11 for HTTP/1.1.
+   */
+  uint32_t version;
+  /**
+   * GH_HTTP_KEEP_ALIVE, GH_HTTP_CHUNKED, GH_HTTP_EXPECT_CONTINUE, GH_HTTP_HEAD,
+   * GH_HTTP_UPGRADE.
+   */
+  uint32_t flags;
+  /**
+   * The body's length in bytes (0: none); -1 when chunked.
+   */
+  int64_t content_length;
+} gh_http_request;
 
 /**
  * A socket address in printable form.
@@ -221,6 +326,17 @@ typedef int64_t gh_chan;
  */
 typedef void *(*gh_tpool_fn)(void *arg);
 
+/**
+ * One header field in the index at the start of gh_http_read_request()'s buffer: the offsets
+ * and lengths of its name (as sent) and its value (without surrounding spaces and tabs).
+ */
+typedef struct gh_http_header {
+  uint32_t name;
+  uint32_t name_len;
+  uint32_t value;
+  uint32_t value_len;
+} gh_http_header;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -272,6 +388,105 @@ ssize_t gh_file_read(int fd, void *buf, size_t len);
  * moved, and a killed or timed-out caller loses nothing.
  */
 ssize_t gh_file_pread(int fd, void *buf, size_t len, int64_t offset);
+
+/**
+ * Starts HTTP on the connected socket `sock`, a server's side of the connection, with
+ * `limits` (NULL: the defaults). The socket stays the caller's (close it after
+ * gh_http_free()); the connection belongs to the calling thread and is freed when it ends.
+ * Sets TCP_NODELAY on the socket: every response goes out whole, so Nagle's algorithm could
+ * only delay it. EBADF if `sock` is not a live socket; EINVAL for limits past their maximum
+ * (or a request line longer than the head).
+ */
+gh_http gh_http_new(gh_sock sock, const struct gh_http_limits *limits);
+
+/**
+ * Frees the connection. Its socket is left open and positioned after what HTTP consumed:
+ * after a `101 Switching Protocols` response, gh_recv() reads what the client sent next.
+ */
+int gh_http_free(gh_http c);
+
+/**
+ * Reads the next request head. Returns the bytes of `buf` it used (> 0), with `*req`
+ * describing them; 0 when the connection carries no more requests (the client closed, or
+ * the last response ended the connection: close the socket).
+ *
+ * Layout of `buf` (which must be 4-byte aligned, EINVAL otherwise): at offset 0 the index,
+ * `req->nheaders` gh_http_header entries; then the method, the target and the fields, which
+ * `req`'s spans locate. ERANGE if `len` cannot hold it all (nothing is consumed: call again
+ * with a larger buffer; GH_HTTP_REQUEST_BUF bytes always do with the default limits).
+ *
+ * Body framing is decided here: `req->content_length` and `req->flags`. What is left unread
+ * of the previous request's body is skipped first (up to 256 KiB; past that the connection
+ * ends: 0). Calling it before the previous request's response is complete: EINVAL.
+ *
+ * A head that is refused is answered by the connection itself, with `Connection: close`,
+ * and the call fails with the refusal's errno (gh_http_error_status() gives the status):
+ * EPROTO 400 (malformed; Content-Length with Transfer-Encoding; Content-Lengths that
+ * differ; Transfer-Encoding other than chunked alone, or in HTTP/1.0; obs-fold; no Host in
+ * HTTP/1.1), ENAMETOOLONG 414 (request line too long), EMSGSIZE 431 (head too large or
+ * too many fields), EOPNOTSUPP 501 (a transfer coding under chunked), EPROTONOSUPPORT 505
+ * (not HTTP/1.x). The answer is followed by a shutdown of the sending side and up to 500 ms
+ * of draining what the client still sends, so closing does not reset the connection before
+ * the client has read it. The connection then takes no more requests: close the socket.
+ *
+ * `timeout_ms` bounds the whole read, the wait for a request's first byte included: a
+ * client that sends its head slowly (slowloris) fails it with ETIMEDOUT. A timeout with part
+ * of a head received ends the connection (later calls return 0).
+ */
+ssize_t gh_http_read_request(gh_http c, void *buf, size_t len, struct gh_http_request *req, int64_t timeout_ms);
+
+/**
+ * Reads up to `len` bytes (`len` > 0) of the current request's body into `buf`: the
+ * Content-Length bytes, or the chunks' data decoded (extensions and trailers dropped).
+ * Returns the count, 0 at the body's end. The first call for a request with
+ * `Expect: 100-continue` sends `100 Continue` first (unless the response has begun). EPROTO:
+ * a malformed chunk; ECONNRESET: the client closed before the body's end; either ends the
+ * connection after the response. EINVAL before any request was read.
+ */
+ssize_t gh_http_read_body(gh_http c, void *buf, size_t len, int64_t timeout_ms);
+
+/**
+ * Writes the response to the current request: status (200-999, or 101), `reason` (NULL or
+ * "": the standard phrase), the header fields `fields` (`fields_len` bytes of lines
+ * `name: value\r\n`; a name that is not a token, a value with CR, LF or NUL, a line without
+ * CRLF, or a Transfer-Encoding other than `chunked`: EINVAL, nothing sent), then the body.
+ *
+ * Without GH_HTTP_MORE, `body` is the whole body and all goes in one send. The connection
+ * adds `Date` (unless given), `Content-Length: body_len` (a given Content-Length must equal
+ * it: EINVAL otherwise), and `Connection: close` when this response ends the connection
+ * (the request asked for it, HTTP/1.0 without keep-alive, a body left unread that cannot be
+ * skipped, or the given fields say close). With GH_HTTP_MORE the body follows through
+ * gh_http_write() / gh_http_sendfile(), `body` must be empty, and the head goes out with its
+ * first bytes; without a given Content-Length the body is chunked (HTTP/1.0: ended by
+ * closing the connection). For HEAD, and status 204 and 304, no body is sent. A 101 response
+ * switches protocols: the connection takes no more requests and the socket is the caller's
+ * (gh_http_free(), then gh_recv() / gh_send()). EINVAL if no request awaits a response.
+ */
+int gh_http_respond(gh_http c, int status, const char *reason, const void *fields, size_t fields_len, const void *body, size_t body_len, int flags, int64_t timeout_ms);
+
+/**
+ * Writes `len` bytes of a body begun by gh_http_respond() with GH_HTTP_MORE (as one chunk
+ * when chunked; `len` 0 writes nothing). Without GH_HTTP_MORE it is the last piece and the
+ * response is complete. More bytes than a given Content-Length has left: EINVAL, nothing
+ * sent; a body ended short of it ends the connection after it. EINVAL if no body is under way.
+ */
+int gh_http_write(gh_http c, const void *data, size_t len, int flags, int64_t timeout_ms);
+
+/**
+ * Sends `count` bytes of file `fd` from `offset` as the next piece of a body begun by
+ * gh_http_respond() with GH_HTTP_MORE, as gh_sendfile() does (page-cache data without a
+ * copy, anything else read on the thread pool: the hub never waits for the file); as
+ * gh_http_write() otherwise. Returns the bytes sent: fewer than `count` if the file ended
+ * first, which ends the connection after the response. EBADF if `fd` is negative, EINVAL if
+ * `offset` is.
+ */
+ssize_t gh_http_sendfile(gh_http c, int fd, int64_t offset, size_t count, int flags, int64_t timeout_ms);
+
+/**
+ * The status a refused request head was answered with, given the errno
+ * gh_http_read_request() failed with (400, 414, 431, 501, 505); 0 for any other errno.
+ */
+int gh_http_error_status(int err);
 
 /**
  * Listens for TCP connections on `host:port` (SO_REUSEADDR set). `host` NULL or "" means all

@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runtime", &["error", "sys"]),
     ("net", &["error", "sys", "runtime", "tpool"]),
     ("fs", &["error", "sys", "runtime", "tpool", "net"]),
+    ("http", &["error", "sys", "runtime", "net", "fs"]),
     ("sync", &["error", "runtime"]),
     ("tpool", &["error", "runtime"]),
     ("pool", &["error", "runtime", "sync", "net"]),

@@ -15,6 +15,7 @@ use std::panic::{self, AssertUnwindSafe};
 use greenhub::{Errno, Result};
 
 pub mod fs;
+pub mod http;
 pub mod net;
 pub mod pool;
 pub mod python;

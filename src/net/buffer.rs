@@ -39,7 +39,7 @@ impl ReadBuffer {
         n
     }
 
-    fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.start += n;
         self.scanned = 0;
         if self.start == self.data.len() {

@@ -1,5 +1,7 @@
 //! Data transfer on connected sockets.
 
+use std::io::IoSlice;
+
 use super::buffer::find;
 use super::socket::{self, retry_io};
 use crate::error::{Errno, Result};
@@ -35,6 +37,24 @@ pub fn sendall(id: u64, buf: &[u8]) -> Result<()> {
     }
     if buf.is_empty() {
         runtime::with(|h| socket::get(h, id).map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Sends all of `bufs`, in order, with as few sendmsg(2) calls as the socket allows (one when
+/// it takes them whole). `more`: the caller sends more at once (MSG_MORE), so the kernel may
+/// join these bytes with the next ones in one segment.
+pub fn sendall_vectored(id: u64, bufs: &mut [IoSlice<'_>], more: bool) -> Result<()> {
+    let mut bufs = bufs;
+    IoSlice::advance_slices(&mut bufs, 0); // skip leading empty buffers
+    if bufs.is_empty() {
+        return runtime::with(|h| socket::get(h, id).map(|_| ()));
+    }
+    while !bufs.is_empty() {
+        let n = retry_io(id, Direction::Write, |s| {
+            sys::send_vectored(s.raw(), bufs, more)
+        })?;
+        IoSlice::advance_slices(&mut bufs, n);
     }
     Ok(())
 }

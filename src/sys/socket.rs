@@ -127,6 +127,24 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Result<usize> {
     Ok(n as usize)
 }
 
+/// Most buffers one sendmsg(2) takes (Linux's UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+
+/// Sends some of the buffers `bufs`, in order, with one sendmsg(2); `more` adds MSG_MORE (the
+/// caller sends more right after: the kernel may hold a partial segment for it). Returns the
+/// bytes sent across all buffers.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[std::io::IoSlice<'_>], more: bool) -> Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    // SAFETY: a zeroed msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec (std guarantees it on Unix); the kernel only reads it.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(IOV_MAX) as _;
+    // SAFETY: `msg` points to `msg_iovlen` iovecs, each valid for reads of its length.
+    let n = retry(|| unsafe { libc::sendmsg(fd, &msg, flags) })?;
+    Ok(n as usize)
+}
+
 /// Zero-copy file to socket; advances `offset`. sendfile(2) has no MSG_NOSIGNAL and raises
 /// SIGPIPE even when it returns a partial count, so unless the program ignores SIGPIPE, the
 /// signal is blocked around the call and one it raised is taken off before unblocking.

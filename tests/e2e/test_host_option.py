@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import connect, listen_addresses, recv_exact
+from e2e_support import connect, listen_addresses, recv_exact
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 

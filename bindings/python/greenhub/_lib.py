@@ -40,6 +40,7 @@ from pathlib import Path
 
 __all__ = [
     "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhFileInfo", "GhSpawnOpts",
+    "GhHttpSpan", "GhHttpRequest", "GhHttpLimits",
     "GhReport",
 ]
 
@@ -63,6 +64,36 @@ class GhFileInfo(Structure):
     """struct gh_file_info: what gh_open_beneath found (st_mode, st_size)."""
 
     _fields_ = [("mode", ctypes.c_uint32), ("size", c_int64)]
+
+
+class GhHttpSpan(Structure):
+    """struct gh_http_span: offset and length in gh_http_read_request's buffer."""
+
+    _fields_ = [("off", ctypes.c_uint32), ("len", ctypes.c_uint32)]
+
+
+class GhHttpRequest(Structure):
+    """struct gh_http_request: a request head as gh_http_read_request laid it out."""
+
+    _fields_ = [
+        ("method", GhHttpSpan),
+        ("target", GhHttpSpan),
+        ("fields", GhHttpSpan),
+        ("nheaders", ctypes.c_uint32),
+        ("version", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("content_length", c_int64),
+    ]
+
+
+class GhHttpLimits(Structure):
+    """struct gh_http_limits (0: the default)."""
+
+    _fields_ = [
+        ("request_line_max", ctypes.c_uint32),
+        ("head_max", ctypes.c_uint32),
+        ("headers_max", ctypes.c_uint32),
+    ]
 
 
 class GhSpawnOpts(Structure):
@@ -127,6 +158,18 @@ FUNCTIONS = {
     "gh_open_beneath": (c_int, [c_int, c_char_p, c_int, POINTER(GhFileInfo)]),
     "gh_file_read": (c_ssize_t, [c_int, c_void_p, c_size_t]),
     "gh_file_pread": (c_ssize_t, [c_int, c_void_p, c_size_t, c_int64]),
+    # HTTP connections
+    "gh_http_new": (_h, [_h, POINTER(GhHttpLimits)]),
+    "gh_http_free": (c_int, [_h]),
+    "gh_http_read_request": (c_ssize_t, [_h, c_void_p, c_size_t, POINTER(GhHttpRequest), c_int64]),
+    "gh_http_read_body": (c_ssize_t, [_h, c_void_p, c_size_t, c_int64]),
+    "gh_http_respond": (
+        c_int,
+        [_h, c_int, c_char_p, c_void_p, c_size_t, c_void_p, c_size_t, c_int, c_int64],
+    ),
+    "gh_http_write": (c_int, [_h, c_void_p, c_size_t, c_int, c_int64]),
+    "gh_http_sendfile": (c_ssize_t, [_h, c_int, c_int64, c_size_t, c_int, c_int64]),
+    "gh_http_error_status": (c_int, [c_int]),
     # green pools and serve
     "gh_pool_new": (_h, [c_int64]),
     "gh_pool_spawn": (_h, [_h, GH_FN, c_void_p, _opts_p]),
