@@ -8,7 +8,7 @@ for the differences from Eventlet.
 """
 
 from . import _lib
-from . import _core
+from . import _errors
 from . import timeout
 from . import event
 from . import semaphore
@@ -41,9 +41,9 @@ spawn_after = greenthread.spawn_after
 spawn_after_local = greenthread.spawn_after_local
 kill = greenthread.kill
 getcurrent = greenthread.getcurrent
-GreenletExit = _core.GreenletExit
-DeadlockError = _core.DeadlockError
-StackOverflowError = _core.StackOverflowError
+GreenletExit = _errors.GreenletExit
+DeadlockError = _errors.DeadlockError
+StackOverflowError = _errors.StackOverflowError
 
 Queue = queue.Queue
 LightQueue = queue.LightQueue

@@ -1,16 +1,16 @@
 """listen, connect and serve (Eventlet's ``eventlet.convenience``)."""
 
 import errno
-import os
 import socket
 import sys
 import warnings
 from ctypes import byref
 
-from . import _core
 from . import greenpool
 from . import greenthread
-from ._lib import GhAddr, lib, get_errno
+from ._errors import GreenletExit
+from ._hub import IO, block
+from ._lib import GhAddr, lib
 from .greenio import GAI_ERROR_OF_ERRNO, GreenSocket, gaierror
 
 __all__ = ["listen", "connect", "serve", "StopServe", "ReuseRandomPortWarning",
@@ -23,18 +23,6 @@ class ReuseRandomPortWarning(Warning):
 
 class ReusePortUnavailableWarning(Warning):
     pass
-
-
-def _adopt(sock):
-    """Hands a standard-library socket over to greenhub; returns the GreenSocket."""
-    family, type_, proto = sock.family, sock.type, sock.proto
-    fd = sock.detach()
-    h = lib.gh_adopt(fd)
-    if h == -1:
-        err = get_errno()
-        os.close(fd)
-        raise _core.error_from_errno(err)
-    return GreenSocket(family, type_, proto, _handle=h)
 
 
 def listen(addr, family=socket.AF_INET, backlog=50, reuse_addr=True, reuse_port=None):
@@ -75,7 +63,7 @@ def listen(addr, family=socket.AF_INET, backlog=50, reuse_addr=True, reuse_port=
     except BaseException:
         sock.close()
         raise
-    return _adopt(sock)
+    return GreenSocket(sock)
 
 
 def _numeric(host, family):
@@ -99,7 +87,7 @@ def connect(addr, family=socket.AF_INET, bind=None):
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise OverflowError("connect(): port must be 0-65535.")
         try:
-            h = _core.io_call(lib.gh_connect, host.encode("idna"), port)
+            h = block(lib.gh_connect, (host.encode("idna"), port), IO)
         except OSError as e:
             # gh_connect's errno for a name that does not resolve (ENXIO) or cannot be resolved
             # now (EAGAIN) is the standard library's gaierror here.
@@ -132,7 +120,7 @@ def _stop_checker(t, server_gt, conn):
             t.wait()
         finally:
             conn.close()
-    except _core.GreenletExit:
+    except GreenletExit:
         pass
     except Exception:
         greenthread.kill(server_gt, *sys.exc_info())

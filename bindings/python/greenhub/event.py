@@ -1,7 +1,8 @@
 """Event: one green thread sends a value (or an exception) to any number of waiters
 (Eventlet's ``eventlet.event``)."""
 
-from . import _core
+from ._errors import make_exception
+from ._waiter import Waiter
 
 __all__ = ["Event"]
 
@@ -82,7 +83,7 @@ class Event:
         sent. Returns at once if the Event was already sent. With *timeout* (seconds), returns
         None if it passes first."""
         if self._result is NOT_USED:
-            waiter = _core.Waiter()
+            waiter = Waiter()
             self._waiters[waiter] = None
             try:
                 if not waiter.wait(timeout):
@@ -91,10 +92,10 @@ class Event:
                 self._waiters.pop(waiter, None)
             result, exc = waiter.value
             if exc is not None:
-                raise _core.make_exception(exc)
+                raise make_exception(exc)
             return result
         if self._exc is not None:
-            raise _core.make_exception(self._exc)
+            raise make_exception(self._exc)
         return self._result
 
     def send(self, result=None, exc=None):

@@ -15,7 +15,8 @@ import socket
 import threading
 from ctypes import byref, c_char, c_int, c_size_t, c_void_p
 
-from . import _core
+from ._errors import error_from_errno
+from ._hub import IO, block, hub
 from ._lib import GhAddr, lib, get_errno
 
 __all__ = ["GreenSocket", "socket_from_fd"]
@@ -28,8 +29,6 @@ _scratch = bytearray(_SCRATCH_SIZE)
 _scratch_c = (c_char * _SCRATCH_SIZE).from_buffer(_scratch)
 _scratch_mv = memoryview(_scratch)
 _get_ident = threading.get_ident
-_HUB_THREAD = _core.HUB_THREAD
-_io_call = _core.io_call
 
 _gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
 _gai_strerror.restype = ctypes.c_char_p
@@ -49,7 +48,7 @@ def gaierror(code):
 
 
 def _raise_errno(err=None):
-    raise _core.error_from_errno(get_errno() if err is None else err)
+    raise error_from_errno(get_errno() if err is None else err)
 
 
 def _check(r):
@@ -133,6 +132,7 @@ class GreenSocket:
         self.type = sock.type
         self.proto = sock.proto
         timeout = sock.gettimeout()
+        hub.use()  # the socket will belong to the hub of this thread: start it on first use
         fd = sock.detach()
         h = lib.gh_adopt(fd)
         if h == -1:
@@ -146,8 +146,6 @@ class GreenSocket:
     def _attach(self, h):
         self._h = h
         lib.gh_sock_give(h, 0)  # the root never closes it on its own: close() or gc does
-        if _core._deferred_closes:
-            _core.run_deferred_closes()
         default = socket.getdefaulttimeout()
         if default is not None:
             self.settimeout(default)
@@ -158,10 +156,10 @@ class GreenSocket:
         h = self._h
         if h:
             self._h = 0
-            if _get_ident() == _HUB_THREAD:
+            if _get_ident() == hub.thread:
                 lib.gh_close(h)
             else:
-                _core._deferred_closes.append(h)
+                hub.defer_close(h)
 
     def close(self):
         """Closes the socket (once no file made by makefile() is open any more)."""
@@ -280,7 +278,7 @@ class GreenSocket:
     def accept(self):
         """Waits for a connection; returns ``(GreenSocket, address)``."""
         peer = GhAddr()
-        h = _io_call(lib.gh_accept, self._h, byref(peer))
+        h = block(lib.gh_accept, (self._h, byref(peer)), IO)
         conn = GreenSocket(self.family, self.type, self.proto, _handle=h)
         if peer.family == socket.AF_INET:
             addr = (peer.host.decode("ascii"), peer.port)
@@ -341,7 +339,7 @@ class GreenSocket:
             _raise_errno(err)
         if self._timeout == 0.0:
             raise BlockingIOError(err, os.strerror(err))
-        _io_call(lib.gh_wait_writable, self._h)
+        block(lib.gh_wait_writable, (self._h,), IO)
         err = self.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             _raise_errno(err)
@@ -403,11 +401,11 @@ class GreenSocket:
             return self._recv_flags(bufsize, flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        if bufsize <= _SCRATCH_SIZE and _get_ident() == _HUB_THREAD:
+        if bufsize <= _SCRATCH_SIZE and _get_ident() == hub.thread:
             # The hub writes into the buffer just before the call returns, with no switch in
             # between, so one buffer serves every green thread of this hub.
             try:
-                n = _io_call(lib.gh_recv, self._h, _scratch_c, bufsize)
+                n = block(lib.gh_recv, (self._h, _scratch_c, bufsize), IO)
             except OSError as e:
                 if self._reads_as_eof(e):
                     return b""
@@ -416,7 +414,7 @@ class GreenSocket:
         buf = bytearray(bufsize)
         c = (c_char * bufsize).from_buffer(buf) if bufsize else None
         try:
-            n = _io_call(lib.gh_recv, self._h, c, bufsize)
+            n = block(lib.gh_recv, (self._h, c, bufsize), IO)
         except OSError as e:
             if not self._reads_as_eof(e):
                 raise
@@ -438,13 +436,13 @@ class GreenSocket:
             and buffer.ndim == 1
             and buffer.contiguous
             and not buffer.readonly
-            and _get_ident() == _HUB_THREAD
+            and _get_ident() == hub.thread
         ):
             # Receive into the hub's scratch buffer and copy: cheaper than wrapping the
             # caller's buffer in a ctypes array on every call (see recv for why one buffer
             # serves every green thread).
             try:
-                n = _io_call(lib.gh_recv, self._h, _scratch_c, nbytes or len(buffer))
+                n = block(lib.gh_recv, (self._h, _scratch_c, nbytes or len(buffer)), IO)
             except OSError as e:
                 if self._reads_as_eof(e):
                     return 0
@@ -471,7 +469,7 @@ class GreenSocket:
             return 0
         c = (c_char * size).from_buffer(mv)
         try:
-            return _io_call(lib.gh_recv, self._h, c, nbytes)
+            return block(lib.gh_recv, (self._h, c, nbytes), IO)
         except OSError as e:
             if self._reads_as_eof(e):
                 return 0
@@ -497,7 +495,7 @@ class GreenSocket:
                     raise
             if self._timeout == 0.0:
                 raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-            _io_call(lib.gh_wait_readable, self._h)
+            block(lib.gh_wait_readable, (self._h,), IO)
 
     def recvfrom(self, bufsize, flags=0):
         data = self.recv(bufsize, flags)
@@ -518,12 +516,12 @@ class GreenSocket:
     def send(self, data, flags=0):
         """Sends part of *data* (at least one byte); returns the count sent."""
         if isinstance(data, bytes):
-            return _io_call(lib.gh_send, self._h, data, len(data))
+            return block(lib.gh_send, (self._h, data, len(data)), IO)
         keep, addr, n = _readable_pointer(data)
         if n == 0:
-            return _io_call(lib.gh_send, self._h, None, 0)
+            return block(lib.gh_send, (self._h, None, 0), IO)
         try:
-            return _io_call(lib.gh_send, self._h, addr, n)
+            return block(lib.gh_send, (self._h, addr, n), IO)
         finally:
             del keep
 
@@ -532,12 +530,12 @@ class GreenSocket:
         keep, addr, n = _readable_pointer(data)
         h = self._h
         if n == 0:
-            _io_call(lib.gh_send, h, None, 0)
+            block(lib.gh_send, (h, None, 0), IO)
             return None
         sent = 0
         try:
             while sent < n:
-                sent += _io_call(lib.gh_send, h, addr + sent, n - sent)
+                sent += block(lib.gh_send, (h, addr + sent, n - sent), IO)
         finally:
             del keep
         return None
@@ -563,7 +561,7 @@ class GreenSocket:
         if total <= 0:
             return 0
         try:
-            sent = _io_call(lib.gh_sendfile, self._h, fileno, offset, total)
+            sent = block(lib.gh_sendfile, (self._h, fileno, offset, total), IO)
         except OSError as e:
             if e.errno in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.ESPIPE):
                 return self._sendfile_use_send(file, offset, count)

@@ -3,7 +3,8 @@ at once; GreenPile collects results in order."""
 
 import traceback
 
-from . import _core
+from ._errors import GreenletExit
+from ._hub import getcurrent
 from . import greenthread
 from . import queue
 from .event import Event
@@ -49,7 +50,7 @@ class GreenPool:
         """Runs ``function(*args, **kwargs)`` in a green thread of the pool, waiting for a free
         slot if the pool is full; returns its GreenThread. A thread of this pool spawning into
         it while it is full runs the function itself instead (no deadlock)."""
-        current = _core.getcurrent()
+        current = getcurrent()
         if self.sem.locked() and current in self.coroutines_running:
             gt = greenthread.GreenThread()
             gt.main(function, args, kwargs)
@@ -70,18 +71,18 @@ class GreenPool:
         try:
             try:
                 func(*args, **kwargs)
-            except (KeyboardInterrupt, SystemExit, _core.GreenletExit):
+            except (KeyboardInterrupt, SystemExit, GreenletExit):
                 raise
             except BaseException:
                 if DEBUG:
                     traceback.print_exc()
         finally:
             if coro is not None:
-                self._spawn_done(_core.getcurrent())
+                self._spawn_done(getcurrent())
 
     def spawn_n(self, function, *args, **kwargs):
         """Like spawn(), returning None (the result cannot be had)."""
-        current = _core.getcurrent()
+        current = getcurrent()
         if self.sem.locked() and current in self.coroutines_running:
             self._spawn_n_impl(function, args, kwargs, None)
             return
@@ -97,7 +98,7 @@ class GreenPool:
 
     def waitall(self):
         """Waits until every green thread of the pool has finished."""
-        assert _core.getcurrent() not in self.coroutines_running, (
+        assert getcurrent() not in self.coroutines_running, (
             "Calling waitall() from within one of the "
             "GreenPool's greenthreads will never terminate."
         )

@@ -8,8 +8,8 @@ more) under greenhub's native hub.
 
 import collections
 
-from . import _core
-from ._core import GreenletExit, Greenlet, getcurrent, sleep
+from ._errors import GreenletExit
+from ._hub import Greenlet, getcurrent, hub, kill, report_exception, root, sleep
 from .event import Event
 
 __all__ = [
@@ -46,7 +46,7 @@ class GreenThread(Greenlet):
         try:
             return self._exit_event.wait()
         except (SystemExit, KeyboardInterrupt) as e:
-            _core.discard_pending(e)  # forwarded to the main program too: raise it once
+            hub.discard_pending(e)  # forwarded to the main program too: raise it once
             raise
 
     def link(self, func, *curried_args, **curried_kwargs):
@@ -89,7 +89,7 @@ class GreenThread(Greenlet):
             self._exit_event.send(result)
         self._resolve_links()
         if exc is not None and report:
-            _core.report_exception(exc)
+            report_exception(exc)
 
     def _resolve_links(self):
         if self._resolving_links or not self._exit_funcs:
@@ -101,7 +101,7 @@ class GreenThread(Greenlet):
                 try:
                     f(self, *ca, **ckw)
                 except BaseException as e:
-                    _core.report_exception(e, skip_frames=1)
+                    report_exception(e, skip_frames=1)
         finally:
             self._resolving_links = False
 
@@ -118,19 +118,19 @@ class GreenThread(Greenlet):
 def spawn(func, *args, **kwargs):
     """Starts a green thread running ``func(*args, **kwargs)`` and returns its GreenThread.
     It first runs when the caller blocks or yields."""
-    return _core.start(GreenThread(), func, args, kwargs)
+    return hub.spawn(GreenThread(), func, args, kwargs)
 
 
 def spawn_n(func, *args, **kwargs):
     """Like spawn(), returning a greenlet-like object from which the result cannot be had.
     An exception ending *func* is printed with its traceback."""
-    return _core.start(Greenlet(), func, args, kwargs)
+    return hub.spawn(Greenlet(), func, args, kwargs)
 
 
 def spawn_after(seconds, func, *args, **kwargs):
     """Starts ``func(*args, **kwargs)`` in a green thread after *seconds*; returns its
     GreenThread. ``gt.cancel()`` (or ``kill``) before then prevents it from running."""
-    return _core.start(GreenThread(), func, args, kwargs, delay=max(0.0, seconds))
+    return hub.spawn(GreenThread(), func, args, kwargs, delay=max(0.0, seconds))
 
 
 def spawn_after_local(seconds, func, *args, **kwargs):
@@ -139,18 +139,11 @@ def spawn_after_local(seconds, func, *args, **kwargs):
     spawner = getcurrent()
 
     def run_if_alive(*a, **kw):
-        if spawner is not _core.root and spawner.dead:
+        if spawner is not root and spawner.dead:
             return None
         return func(*a, **kw)
 
-    return _core.start(GreenThread(), run_if_alive, args, kwargs, delay=max(0.0, seconds))
-
-
-def kill(g, *throw_args):
-    """Raises an exception in green thread *g* wherever it waits (GreenletExit by default;
-    *throw_args* are the arguments of ``raise`` or an exc_info tuple). A green thread not
-    started yet never runs. The caller then yields, so *g* runs its cleanup."""
-    _core.kill(g, *throw_args)
+    return hub.spawn(GreenThread(), run_if_alive, args, kwargs, delay=max(0.0, seconds))
 
 
 def cancel(g, *throw_args):

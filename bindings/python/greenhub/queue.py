@@ -1,8 +1,9 @@
 """Queues for green threads (Eventlet's ``eventlet.queue``).
 
 ``Queue(maxsize=None)`` is unbounded; ``Queue(0)`` is a channel: put() waits until a getter
-takes the item, and returns only after that getter has run (Eventlet's order). ``Empty`` and ``Full`` are the standard library's. Waiting is done with
-greenhub's park/unpark; items are handed straight to the first waiting getter (FIFO).
+takes the item, and returns only after that getter has run (Eventlet's order). ``Empty`` and
+``Full`` are the standard library's. Waiting is done with Waiters (park/unpark); items are
+handed straight to the first waiting getter (FIFO).
 """
 
 import collections
@@ -10,7 +11,8 @@ import heapq
 import queue as _stdlib_queue
 import types
 
-from . import _core
+from ._hub import sleep
+from ._waiter import Waiter
 from .event import Event
 from . import timeout as _timeout
 
@@ -27,7 +29,7 @@ class _Putter:
     def __init__(self, item, block):
         self.item = item
         self.block = block
-        self.waiter = _core.Waiter()
+        self.waiter = Waiter()
 
 
 class LightQueue:
@@ -165,7 +167,7 @@ class LightQueue:
             if getter is not None:
                 self._put(item)
                 getter.deliver(self._get())
-                _core.sleep(0)
+                sleep(0)
                 return
         if not block:
             raise Full
@@ -197,7 +199,7 @@ class LightQueue:
                 return putter.item
         if not block:
             raise Empty
-        waiter = _core.Waiter()
+        waiter = Waiter()
         self._getters[waiter] = None
         try:
             ok = waiter.wait(timeout)

@@ -1,17 +1,14 @@
-"""Semaphores for green threads (Eventlet's ``eventlet.semaphore``), on greenhub's native
-semaphore (``gh_sem_*``): waiters are served in FIFO order."""
+"""Semaphores for green threads (Eventlet's ``eventlet.semaphore``). Waiters are served in
+FIFO order and a release hands the resource straight to the first of them (it cannot be taken
+by a third thread meanwhile). Built on Waiter: an acquire that need not wait, and a release,
+are plain Python."""
 
-import math
-from ctypes import byref, c_int64
+import collections
 
-from . import _core
-from ._lib import lib, get_errno
+from ._hub import sleep
+from ._waiter import Waiter
 
 __all__ = ["Semaphore", "BoundedSemaphore", "CappedSemaphore"]
-
-
-def _ms(timeout):
-    return min(max(1, math.ceil(timeout * 1000.0)), 2**62)
 
 
 class Semaphore:
@@ -31,63 +28,36 @@ class Semaphore:
             )
         if value < 0:
             raise ValueError("Semaphore() expect value >= 0, actual: {}".format(repr(value)))
-        h = lib.gh_sem_new(value)
-        if h == -1:
-            raise _core.error_from_errno(get_errno())
-        self._h = h
-        self._debt = 0  # how far below zero the counter is (the native count is then 0)
-
-    def __del__(self):
-        try:
-            h = self.__dict__.get("_h")
-            if h:
-                lib.gh_sem_free(h)
-        except Exception:
-            pass
-
-    def _stat(self):
-        value = c_int64()
-        waiting = c_int64()
-        if lib.gh_sem_stat(self._h, byref(value), byref(waiting)) == -1:
-            raise _core.error_from_errno(get_errno())
-        return value.value, waiting.value
+        self._value = value  # resources available (negative: owed); > 0 only with no waiter
+        self._waiters = collections.deque()  # Waiters of blocked acquires, FIFO
 
     @property
     def counter(self):
         """Resources available now (negative: owed after a resize)."""
-        return self._stat()[0] - self._debt
+        return self._value
 
     @counter.setter
     def counter(self, new):
-        delta = int(new) - self.counter
-        while delta > 0:  # pay the debt, then add resources (waking waiters)
-            if self._debt > 0:
-                self._debt -= 1
-            else:
-                lib.gh_sem_release(self._h)
-            delta -= 1
-        while delta < 0:  # take free resources, then owe
-            if lib.gh_sem_try_acquire(self._h) == -1:
-                self._debt += -delta
-                break
-            delta += 1
+        delta = int(new) - self._value
+        if delta < 0:
+            self._value += delta  # take free resources, then owe
+        for _ in range(delta):  # pay the debt, then add resources (waking waiters)
+            self._give()
 
     def __repr__(self):
-        value, waiting = self._stat()
         return "<%s at %s c=%s _w[%s]>" % (
             type(self).__name__,
             hex(id(self)),
-            value - self._debt,
-            waiting,
+            self._value,
+            len(self._waiters),
         )
 
     def __str__(self):
-        value, waiting = self._stat()
-        return "<%s c=%s _w[%s]>" % (type(self).__name__, value - self._debt, waiting)
+        return "<%s c=%s _w[%s]>" % (type(self).__name__, self._value, len(self._waiters))
 
     def locked(self):
         """True if acquire() would wait."""
-        return self.counter <= 0
+        return self._value <= 0
 
     def bounded(self):
         """False: only CappedSemaphore blocks in release()."""
@@ -97,25 +67,31 @@ class Semaphore:
         """Takes a resource. Waits while there is none (unless *blocking* is false: then
         returns False at once); with *timeout* (seconds), returns False if it passes first.
         Returns True once acquired."""
-        if timeout == -1:
-            timeout = None
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout value must be strictly positive")
-        if not blocking:
-            if timeout is not None:
+        if timeout is not None:
+            if timeout == -1:
+                timeout = None
+            elif timeout < 0:
+                raise ValueError("timeout value must be strictly positive")
+            elif not blocking:
                 raise ValueError("can't specify timeout for non-blocking acquire")
-            if self._debt > 0:
-                return False
-            return lib.gh_sem_try_acquire(self._h) == 0
-        if self._debt == 0 and lib.gh_sem_try_acquire(self._h) == 0:
+        if self._value > 0:
+            self._value -= 1
             return True
-        if timeout is None:
-            _core.sync_call(lib.gh_sem_acquire, self._h, -1)
-            return True
+        if not blocking:
+            return False
         if timeout == 0:
-            _core.sleep(0)  # as Eventlet: others run once before giving up
-            return self._debt == 0 and lib.gh_sem_try_acquire(self._h) == 0
-        return _core.sync_call(lib.gh_sem_acquire, self._h, _ms(timeout), timed=True) == 0
+            sleep(0)  # as Eventlet: others run once before giving up
+            if self._value > 0:
+                self._value -= 1
+                return True
+            return False
+        waiter = Waiter()
+        self._waiters.append(waiter)
+        try:
+            return waiter.wait(timeout)
+        finally:
+            if not waiter.done:
+                self._waiters.remove(waiter)
 
     def __enter__(self):
         self.acquire()
@@ -123,11 +99,16 @@ class Semaphore:
     def release(self, blocking=True):
         """Gives a resource back, waking the first waiter. *blocking* is ignored (it is for
         CappedSemaphore's sake). Returns True."""
-        if self._debt > 0:
-            self._debt -= 1
-        elif lib.gh_sem_release(self._h) == -1:
-            raise _core.error_from_errno(get_errno())
+        self._give()
         return True
+
+    def _give(self):
+        """One resource back: pays a debt, else goes to the first waiter, else to the
+        counter."""
+        if self._value < 0 or not self._waiters:
+            self._value += 1
+        else:
+            self._waiters.popleft().deliver(True)
 
     def __exit__(self, typ, val, tb):
         self.release()
@@ -136,8 +117,7 @@ class Semaphore:
     def balance(self):
         """The counter minus the number of green threads waiting in acquire(): positive, the
         acquires that would not wait; negative, the releases needed to bring it to 0."""
-        value, waiting = self._stat()
-        return value - self._debt - waiting
+        return self._value - len(self._waiters)
 
 
 class BoundedSemaphore(Semaphore):

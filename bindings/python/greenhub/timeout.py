@@ -5,7 +5,7 @@ import functools
 import inspect
 import socket
 
-from . import _core
+from ._hub import getcurrent, hub
 
 __all__ = ["Timeout", "with_timeout", "wrap_is_timeout", "is_timeout"]
 
@@ -41,17 +41,14 @@ class Timeout(BaseException):
         if self.seconds is None:
             self._started = False
             return self
-        _core.timeout_start(self, self.seconds)
+        hub.deadlines.start(self, self.seconds, getcurrent())
         self._started = True
         return self
 
     @property
     def pending(self):
         """True while the timeout is started and has not fired or been cancelled."""
-        if not self._started:
-            return False
-        started = _core._timeouts.get(self._owner)
-        return bool(started) and self in started
+        return self._started and hub.deadlines.pending(self)
 
     @property
     def timer(self):
@@ -62,7 +59,7 @@ class Timeout(BaseException):
         """Stops the timer if it is pending. Without a ``with`` statement, always cancel a
         Timeout in a ``finally``, or it fires later in some unrelated blocking call."""
         if self._started:
-            _core.timeout_cancel(self)
+            hub.deadlines.cancel(self, getcurrent())
             self._started = False
 
     def _exception_to_raise(self):

@@ -9,8 +9,9 @@ other greenhub objects (they belong to the hub's thread).
 import itertools
 import threading
 
-from . import _core
+from ._hub import ONCE, block, hub
 from ._lib import GH_TPOOL_FN, lib
+from ._waiter import Waiter
 
 __all__ = ["execute", "set_num_threads", "get_num_threads", "killall", "setup"]
 
@@ -28,7 +29,7 @@ class _Job:
         self.kwargs = kwargs
         self.result = None
         self.exc = None
-        self.waiter = _core.Waiter()
+        self.waiter = Waiter()
 
 
 def _entry(token):
@@ -53,7 +54,7 @@ def _submit(token, job):
     """A helper green thread waits for the worker, so the caller's own wait (a Waiter) can be
     interrupted and retried freely: the job is submitted exactly once."""
     try:
-        _core.io_call_once(lib.gh_tpool_execute, _entry_c, token, None)
+        block(lib.gh_tpool_execute, (_entry_c, token, None), ONCE)
     except BaseException as e:
         if job.exc is None:
             job.exc = e
@@ -65,13 +66,16 @@ def execute(meth, *args, **kwargs):
     """Runs ``meth(*args, **kwargs)`` on a worker thread and returns its result (or raises
     its exception) in the calling green thread, which alone waits. Called from a worker
     thread itself (or any thread but the hub's), it just runs the function."""
-    if getattr(_worker, "active", False) or threading.get_ident() != _core.HUB_THREAD:
+    if getattr(_worker, "active", False):
+        return meth(*args, **kwargs)
+    hub.use()
+    if threading.get_ident() != hub.thread:
         return meth(*args, **kwargs)
     token = next(_tokens)
     job = _Job(meth, args, kwargs)
     _jobs[token] = job
     try:
-        _core.spawn_raw(_submit, (token, job))
+        hub.spawn_helper(_submit, (token, job))
         job.waiter.wait()
     finally:
         _jobs.pop(token, None)
