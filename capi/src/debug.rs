@@ -15,7 +15,7 @@ pub extern "C" fn gh_thread_id(t: gh_thread) -> i64 {
 }
 
 /// Writes a dump of the calling OS thread's hub to file descriptor `fd` (waiting while a
-/// non-blocking one is full). One entry per thread, the root first, each starting a line:
+/// non-blocking one is full: the whole hub waits, it is a debugging call). One entry per thread, the root first, each starting a line:
 ///
 ///     green thread 3 (worker): waiting: read on socket fd 7, for 1.204 s, deadline in 3.796 s
 ///
@@ -28,7 +28,7 @@ pub extern "C" fn gh_thread_id(t: gh_thread) -> i64 {
 /// With GREENHUB_DUMP_SIGNAL set to a signal name (USR2, SIGUSR2 or a number) when the first
 /// hub is made, that signal makes every hub write this dump to stderr at its next loop turn
 /// (never from the signal handler; the program's system calls are restarted, no connection
-/// is disturbed). Returns 0, or -1: EBADF (fd), EIO...
+/// is disturbed). Returns 0, or -1 with write(2)'s errno (EBADF for a bad fd, EPIPE...).
 #[no_mangle]
 pub extern "C" fn gh_dump(fd: c_int) -> c_int {
     call(-1, || {
@@ -62,7 +62,7 @@ pub struct gh_hub_stats {
 }
 
 /// Fills `*out` with the hub's counters (the last line of gh_dump()). EINVAL if `out` is NULL
-/// or out->size is too small; only out->size bytes are written.
+/// or out->size is smaller than this version's struct; only this version's fields are written.
 #[no_mangle]
 pub extern "C" fn gh_stats(out: *mut gh_hub_stats) -> c_int {
     call(-1, || {
