@@ -16,7 +16,8 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use super::api::{api, symbol, PyObject, PyThreadState};
+use super::api::{api, func, symbol, PyObject, PyThreadState};
+use crate::error::Result;
 
 /// Innermost frames shown per thread.
 const MAX_FRAMES: usize = 64;
@@ -45,23 +46,14 @@ unsafe impl Sync for FrameApi {}
 
 static FRAME_API: OnceLock<Option<FrameApi>> = OnceLock::new();
 
-macro_rules! func {
-    ($name:literal) => {{
-        let p = symbol($name).ok()?;
-        // SAFETY: the symbol is the CPython function of that name, whose C signature is the
-        // field's type.
-        unsafe { std::mem::transmute::<*mut c_void, _>(p) }
-    }};
-}
-
 #[allow(clippy::missing_transmute_annotations)] // typed by the field each initialises
-fn load() -> Option<FrameApi> {
+fn load() -> Result<FrameApi> {
     let is_finalizing = symbol(c"Py_IsFinalizing")
         .or_else(|_| symbol(c"_Py_IsFinalizing"))
         .ok()
         // SAFETY: either symbol is CPython's `int (void)` finalization check.
         .map(|p| unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> c_int>(p) });
-    Some(FrameApi {
+    Ok(FrameApi {
         thread_state_get_frame: func!(c"PyThreadState_GetFrame"),
         frame_get_back: func!(c"PyFrame_GetBack"),
         frame_get_code: func!(c"PyFrame_GetCode"),
@@ -78,7 +70,7 @@ fn load() -> Option<FrameApi> {
 }
 
 fn frame_api() -> Option<&'static FrameApi> {
-    FRAME_API.get_or_init(load).as_ref()
+    FRAME_API.get_or_init(|| load().ok()).as_ref()
 }
 
 /// The dump's hook: the stacks of the thread states `words` (0: none), read on the hub's OS
