@@ -7,7 +7,7 @@
   POINTS   a load point of a kind: connections (and what each request asks for)
   MICRO    a micro-benchmark: name, kind ("json": a program printing a JSON object;
            "idle": idle_conns against `loadgen hold`), command, summary format
-  *_TARGETS  the issue #5 targets the report checks
+  *_TARGETS  the targets the report checks (issue #5's; the block detector's, issue #15)
 
 Adding a server, a point or a micro-benchmark is adding a row; the C programs of
 bench/baseline, bench/servers and bench/micro are built by file name (suite/building.py).
@@ -124,6 +124,12 @@ def switch_summary(m):
         m["ns_per_switch_median"], len(m["ns_per_switch"]), m["switches"], m["ns_per_switch_min"])
 
 
+def detector_summary(m):
+    return ("detector on %.2f ns vs off %.2f ns per switch: %+.1f%% (medians of %d interleaved "
+            "runs of %d switches)" % (m["ns_on_median"], m["ns_off_median"], m["on_cost_pct"],
+                                     len(m["ns_on"]), m["switches"]))
+
+
 def spawn_summary(m):
     return ("spawn_n + exit %.0f ns per thread (batches of %d, run by one yield); "
             "spawn + join one at a time %.0f ns" % (m["ns_spawn_n_batch_median"], m["batch"],
@@ -200,6 +206,10 @@ MICRO = [
     dict(name="switch", kind="json", title="switch (green thread -> hub -> green thread)",
          cmd=lambda: [os.path.join(BB, "switch"), "-n", "2000000"], timeout=120,
          summary=switch_summary),
+    dict(name="switch detector", kind="json",
+         title="switch with the block detector on vs off (same run, interleaved)",
+         cmd=lambda: [os.path.join(BB, "switch"), "-n", "2000000", "-r", "9", "-d"], timeout=180,
+         summary=detector_summary),
     dict(name="spawn", kind="json", title="spawn + exit",
          cmd=lambda: [os.path.join(BB, "spawn"), "-n", "1000000"], timeout=120,
          summary=spawn_summary),
@@ -243,9 +253,10 @@ RATIO_TARGETS = [
 ]
 # (what, server, maximum MB) at echo, 1000 connections
 RSS_TARGETS = [("C echo RSS <= 12 MB", C_ECHO, 12.0), ("Python RSS <= 30 MB", SHIM, 30.0)]
-# (what, micro-benchmark, field of its result, maximum ns)
+# (what, micro-benchmark, field of its result, maximum: ns, or percent for a *_pct field)
 MICRO_TARGETS = [
     ("switch <= 25 ns", "switch", "ns_per_switch_median", 25),
+    ("block detector on: switch cost <= +5%", "switch detector", "on_cost_pct", 5),
     ("spawn + exit <= 100 ns", "spawn", "ns_spawn_n_batch_median", 100),
     ("Python green switch <= 150 ns", "py_switch greenhub", "ns_per_switch_median", 150),
 ]

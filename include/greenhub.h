@@ -117,6 +117,14 @@
 #define GH_REPORT_PANIC 3
 
 /**
+ * gh_report.kind: a green thread (or the root: thread 0) has run longer than the block-warning
+ * threshold without switching (gh_set_block_warn); status is how long, in milliseconds.
+ * Sent once per episode, from greenhub's monitor thread while the thread still runs; for a
+ * Python thread the text goes on with its stack on indented lines.
+ */
+#define GH_REPORT_BLOCKED 4
+
+/**
  * Capacity of gh_chan_new() for a channel that never makes a sender wait.
  */
 #define GH_CHAN_UNBOUNDED -1
@@ -125,6 +133,47 @@
  * Status a joined thread reports when it overflowed its stack (it died alone).
  */
 #define GH_STATUS_STACK_OVERFLOW INT32_MIN
+
+/**
+ * A green thread id (> 0); 0 is the root, the program's own code outside every green thread.
+ */
+typedef int64_t gh_thread;
+
+/**
+ * The calling OS thread's hub's counters (gh_stats()). Set `size` to sizeof(gh_hub_stats)
+ * before the call: a later version may add fields at the end, and fills only the `size`
+ * bytes the caller knows of.
+ */
+typedef struct gh_hub_stats {
+  /**
+   * sizeof(gh_hub_stats), set by the caller; EINVAL if smaller than this first version.
+   */
+  size_t size;
+  /**
+   * Green threads that have not ended (the root not counted).
+   */
+  uint64_t threads;
+  /**
+   * Objects of every kind (sockets, semaphores, events, channels, pools...).
+   */
+  uint64_t objects;
+  /**
+   * Sockets among them.
+   */
+  uint64_t sockets;
+  /**
+   * Switches: each time a thread or the root started running.
+   */
+  uint64_t switches;
+  /**
+   * Turns of I/O polling (epoll_wait calls).
+   */
+  uint64_t polls;
+  /**
+   * Finished stacks kept for reuse.
+   */
+  uint64_t stacks_pooled;
+} gh_hub_stats;
 
 /**
  * What gh_open_beneath() found about the file it opened (taken with fstat(2) right after the
@@ -233,11 +282,6 @@ typedef struct gh_addr {
 } gh_addr;
 
 /**
- * A green thread id (> 0); 0 is the root, the program's own code outside every green thread.
- */
-typedef int64_t gh_thread;
-
-/**
  * A green pool handle.
  */
 typedef int64_t gh_pool;
@@ -294,14 +338,16 @@ typedef struct gh_report {
   gh_thread thread;
   /**
    * The report as one line, NUL-terminated, without a trailing newline: what stderr gets
-   * when no callback is set.
+   * when no callback is set. Threads are named by their short id (gh_thread_id) and name.
+   * A GH_REPORT_BLOCKED report may go on with a stack on indented lines.
    */
   const char *text;
 } gh_report;
 
 /**
- * Receives reports (a thread that failed, overflowed its stack or panicked; a message), one
- * per call. It must not block (blocking calls fail with EDEADLK inside it).
+ * Receives reports (a thread that failed, overflowed its stack or panicked, or held the hub;
+ * a message), one per call. It must not block (blocking calls fail with EDEADLK inside it).
+ * GH_REPORT_BLOCKED comes from greenhub's monitor thread, the others from the hub's thread.
  */
 typedef void (*gh_log_fn)(void *ctx, const struct gh_report *report);
 
@@ -340,6 +386,47 @@ typedef struct gh_http_header {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Thread `t`'s short id: a small number, unique in the process (green threads count from 1
+ * in order of spawn; the root is 0). Reports and dumps name threads by it, so a program can
+ * log it and match them. -1 with EBADF for an unknown, ended-and-joined or foreign thread.
+ */
+int64_t gh_thread_id(gh_thread t);
+
+/**
+ * Writes a dump of the calling OS thread's hub to file descriptor `fd` (waiting while a
+ * non-blocking one is full: the whole hub waits, it is a debugging call). One entry per thread, the root first, each starting a line:
+ *
+ *     green thread 3 (worker): waiting: read on socket fd 7, for 1.204 s, deadline in 3.796 s
+ *
+ * its short id (gh_thread_id) and name, its state, and while waiting what on (read, write or
+ * accept on a socket and its fd; sleep; semaphore, event, channel send/recv; join thread N;
+ * tpool, a thread-pool call; park), for how long, and its deadline if it has one. States:
+ * running (the caller), runnable (queued to run), waiting, ended (not joined yet). In a
+ * Python program each entry goes on with the thread's Python stack on indented lines,
+ * outermost call first, as a traceback. Then a line of counters (as gh_stats).
+ * With GREENHUB_DUMP_SIGNAL set to a signal name (USR2, SIGUSR2 or a number) when the first
+ * hub is made, that signal makes every hub write this dump to stderr at its next loop turn
+ * (never from the signal handler; the program's system calls are restarted, no connection
+ * is disturbed). Returns 0, or -1 with write(2)'s errno (EBADF for a bad fd, EPIPE...).
+ */
+int gh_dump(int fd);
+
+/**
+ * Fills `*out` with the hub's counters (the last line of gh_dump()). EINVAL if `out` is NULL
+ * or out->size is smaller than this version's struct; only this version's fields are written.
+ */
+int gh_stats(struct gh_hub_stats *out);
+
+/**
+ * Reports (GH_REPORT_BLOCKED, on stderr or to the gh_set_log callback) a green thread or the
+ * root that runs `ms` milliseconds or more without switching, once per episode, from a
+ * monitor thread: its short id, name and how long, and for Python its stack. The program is
+ * not disturbed. 0 turns detection off. Process-wide. The initial value is the
+ * GREENHUB_BLOCK_WARN_MS environment variable, or 0. EINVAL for ms < 0.
+ */
+int gh_set_block_warn(int64_t ms);
 
 /**
  * Opens `path` beneath the directory open as `dirfd`, and returns the new file descriptor

@@ -27,6 +27,8 @@ pub mod sync;
 pub mod tpool;
 
 pub use error::{Errno, Result};
+pub use runtime::inspect;
 pub use runtime::log;
 pub use runtime::thread;
+pub use runtime::watch;
 pub use runtime::{STATUS_PANIC, STATUS_STACK_OVERFLOW};

@@ -99,5 +99,10 @@ fn stack_overflow_kills_only_that_thread() {
         "child failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-    assert!(stderr.contains("overflowed its stack"), "stderr:\n{stderr}");
+    // The child's reports go to its sink, the generator crate's own line included: nothing
+    // reaches stderr directly.
+    assert!(
+        !stderr.contains("coroutine has overflowed its stack"),
+        "stderr:\n{stderr}"
+    );
 }

@@ -1,7 +1,10 @@
 /* switch: cost of one green-thread switch (thread -> hub -> other thread). T threads (default
  * 2) each call gh_yield() N times; every gh_yield hands the CPU to the next runnable thread
  * through the hub, so a run makes T*N switches: ns per switch = elapsed / (T*N). Prints JSON.
- * usage: switch [-n ITERATIONS] [-t THREADS] [-r REPEATS]
+ * usage: switch [-n ITERATIONS] [-t THREADS] [-r REPEATS] [-d]
+ * -d: the block detector's cost: each repeat runs twice, with the detector off
+ * (gh_set_block_warn(0)) and on (1000 ms: its monitor thread samples the hub), in alternating
+ * order, and the JSON has both medians and the cost of "on" in percent.
  */
 #include <stdint.h>
 #include <unistd.h>
@@ -37,19 +40,52 @@ static double run(long n, int threads)
     return now_ns() - t0;
 }
 
+/* -d: `reps` runs with the detector off and on, interleaved; prints JSON. */
+static int detector_cost(long n, int threads, int reps)
+{
+    double off[20], on[20];
+    for (int r = 0; r < reps; r++) {
+        for (int k = 0; k < 2; k++) {
+            int detector = (r + k) % 2; /* alternate which goes first */
+            if (gh_set_block_warn(detector ? 1000 : 0) == -1)
+                return 1;
+            double el = run(n, threads);
+            if (el < 0) {
+                perror("switch");
+                return 1;
+            }
+            (detector ? on : off)[r] = el / ((double)n * threads);
+        }
+    }
+    gh_set_block_warn(0);
+    double m_off = median(off, reps), m_on = median(on, reps);
+    printf("{\"bench\":\"switch_detector\",\"threads\":%d,\"switches\":%ld,\"ns_off\":[", threads,
+           n * threads);
+    for (int r = 0; r < reps; r++)
+        printf("%s%.2f", r ? "," : "", off[r]);
+    printf("],\"ns_on\":[");
+    for (int r = 0; r < reps; r++)
+        printf("%s%.2f", r ? "," : "", on[r]);
+    printf("],\"ns_off_median\":%.2f,\"ns_on_median\":%.2f,\"on_cost_pct\":%.2f}\n", m_off, m_on,
+           (m_on / m_off - 1) * 100);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long n = 2000000;
-    int threads = 2, reps = 5, opt;
-    while ((opt = getopt(argc, argv, "n:t:r:")) != -1) {
+    int threads = 2, reps = 5, opt, detector = 0;
+    while ((opt = getopt(argc, argv, "n:t:r:d")) != -1) {
         if (opt == 'n')
             n = atol(optarg);
         else if (opt == 't')
             threads = atoi(optarg);
         else if (opt == 'r')
             reps = atoi(optarg);
+        else if (opt == 'd')
+            detector = 1;
         else {
-            fprintf(stderr, "usage: %s [-n ITERATIONS] [-t THREADS 2..64] [-r REPEATS 1..20]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n ITERATIONS] [-t THREADS 2..64] [-r REPEATS 1..20] [-d]\n", argv[0]);
             return 2;
         }
     }
@@ -61,6 +97,8 @@ int main(int argc, char **argv)
         perror("switch warm-up");
         return 1;
     }
+    if (detector)
+        return detector_cost(n, threads, reps);
     double ns[20];
     for (int r = 0; r < reps; r++) {
         double el = run(n, threads);

@@ -144,8 +144,9 @@ def targets(macro, micro, bench):
     by = {m["name"]: m for m in micro if m.get("ok")}
     for what, name, key, limit in bench.MICRO_TARGETS:
         v = by.get(name, {}).get(key)
+        unit = "%+.1f%%" if key.endswith("_pct") else "%.0f ns"
         lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if v is None else
-                                          "%.0f ns  %s" % (v, verdict(v <= limit))))
+                                          (unit + "  %s") % (v, verdict(v <= limit))))
     for scenario, what in (("open", "a 3 s open"), ("read", "200 ms reads"), ("big", "2 GiB cached")):
         m = by.get("slow files " + scenario)
         lines.append("%-30s %-28s %s" % (

@@ -14,6 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use greenhub::{Errno, Result};
 
+pub mod debug;
 pub mod fs;
 pub mod http;
 pub mod net;

@@ -21,6 +21,11 @@ pub const GH_REPORT_FAILED: c_int = 1;
 pub const GH_REPORT_STACK_OVERFLOW: c_int = 2;
 /// gh_report.kind: a green thread's Rust code panicked (a greenhub bug).
 pub const GH_REPORT_PANIC: c_int = 3;
+/// gh_report.kind: a green thread (or the root: thread 0) has run longer than the block-warning
+/// threshold without switching (gh_set_block_warn); status is how long, in milliseconds.
+/// Sent once per episode, from greenhub's monitor thread while the thread still runs; for a
+/// Python thread the text goes on with its stack on indented lines.
+pub const GH_REPORT_BLOCKED: c_int = 4;
 
 /// One report, as gh_set_log()'s callback receives it. Valid during the call only.
 #[repr(C)]
@@ -33,12 +38,14 @@ pub struct gh_report {
     /// The thread it is about; 0 for a message.
     pub thread: gh_thread,
     /// The report as one line, NUL-terminated, without a trailing newline: what stderr gets
-    /// when no callback is set.
+    /// when no callback is set. Threads are named by their short id (gh_thread_id) and name.
+    /// A GH_REPORT_BLOCKED report may go on with a stack on indented lines.
     pub text: *const c_char,
 }
 
-/// Receives reports (a thread that failed, overflowed its stack or panicked; a message), one
-/// per call. It must not block (blocking calls fail with EDEADLK inside it).
+/// Receives reports (a thread that failed, overflowed its stack or panicked, or held the hub;
+/// a message), one per call. It must not block (blocking calls fail with EDEADLK inside it).
+/// GH_REPORT_BLOCKED comes from greenhub's monitor thread, the others from the hub's thread.
 #[allow(non_camel_case_types)]
 pub type gh_log_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, report: *const gh_report)>;
 
@@ -63,6 +70,7 @@ pub extern "C" fn gh_set_log(f: gh_log_fn, ctx: *mut c_void) {
                         ReportKind::Failed => GH_REPORT_FAILED,
                         ReportKind::StackOverflow => GH_REPORT_STACK_OVERFLOW,
                         ReportKind::Panicked => GH_REPORT_PANIC,
+                        ReportKind::Blocked => GH_REPORT_BLOCKED,
                     },
                     status: report.status,
                     thread: report.thread as gh_thread,

@@ -35,6 +35,16 @@ impl Object for Socket {
         "socket"
     }
 
+    /// "read on socket fd 5"; a read wait on a listening socket is an accept.
+    fn describe_wait(&self, what: &'static str, out: &mut String) {
+        let what = if what == "read" && sys::is_listening(self.raw()) {
+            "accept"
+        } else {
+            what
+        };
+        out.push_str(&format!("{what} on socket fd {}", self.raw()));
+    }
+
     /// Wakes its waiters with EBADF, deregisters, closes the fd.
     fn close(self: Box<Self>, cx: &mut Cx<'_>) {
         // Deregister before close: epoll would otherwise keep the registration of a dup'd fd.

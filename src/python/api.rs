@@ -55,14 +55,17 @@ pub(super) fn symbol(name: &CStr) -> Result<*mut c_void> {
     }
 }
 
+/// The CPython function `$name`, as the type of the field it initialises; returns ENOSYS from
+/// the calling function if there is none.
 macro_rules! func {
     ($name:literal) => {{
-        let p = symbol($name)?;
+        let p = $crate::python::api::symbol($name)?;
         // SAFETY: the symbol is the CPython function of that name, whose C signature is the
-        // field's type (stable ABI).
-        unsafe { std::mem::transmute::<*mut c_void, _>(p) }
+        // field's type.
+        unsafe { std::mem::transmute::<*mut std::ffi::c_void, _>(p) }
     }};
 }
+pub(super) use func;
 
 // `func!` transmutes to the type of the field it initialises: that declaration is the annotation.
 #[allow(clippy::missing_transmute_annotations)]

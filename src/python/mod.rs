@@ -53,6 +53,7 @@
 //! Nothing about CPython's thread state layout is assumed.
 
 mod api;
+mod frames;
 mod gilstate;
 mod stack;
 mod thread;
@@ -93,4 +94,6 @@ static HOOKS: SwitchHooks = SwitchHooks {
     enter: bind_gilstate,
     overflowed: release_gil_after_overflow,
     may_block: check_gil_released,
+    stacks: frames::stacks,
+    running_stack: frames::running_stack,
 };

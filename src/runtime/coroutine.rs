@@ -68,6 +68,7 @@ impl Coroutine {
         }))
         .map_err(|_| Errno(libc::ENOMEM))?;
         let (gen, released) = release_sample(gen, stack_size);
+        wrap_crate_handler();
         Ok(Coroutine {
             gen: ManuallyDrop::new(gen),
             stack: stack_size | if released { SAMPLE_RELEASED } else { 0 },
@@ -107,6 +108,7 @@ impl Coroutine {
             Ok(_) if self.gen.is_done() => Resumed::Finished,
             Ok(output) => Resumed::Suspended(output.unwrap_or(0)),
             Err(payload) => {
+                crate::sys::restore_stderr(); // the crate's handler wrote its line to /dev/null
                 if !is_stack_overflow(&*payload) {
                     // Not ours to swallow: a bug in this module.
                     panic::resume_unwind(payload);
@@ -192,6 +194,22 @@ fn bottom_of(gen: &mut ManuallyDrop<Gen>, stack_size: usize) -> Option<usize> {
     let (back, bottom) = stack_bottom(taken, stack_size);
     *gen = ManuallyDrop::new(back);
     bottom
+}
+
+/// Once: runs a throwaway coroutine so the crate installs its guard-page handler (it does at
+/// a generator's first run), then wraps it (`sys::wrap_overflow_handler`: the crate's own line
+/// goes through the hub's report instead of straight to stderr).
+fn wrap_crate_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let made = panic::catch_unwind(|| {
+            let mut probe = Gn::<u32>::new_opt(4 * crate::sys::page_size(), || 0);
+            let _ = probe.raw_send(None);
+        });
+        if made.is_ok() {
+            crate::sys::wrap_overflow_handler();
+        }
+    });
 }
 
 fn run_body<F: FnOnce()>(body: HubLocal<F>) -> u32 {

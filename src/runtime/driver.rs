@@ -21,6 +21,8 @@ use crate::error::{Errno, Result};
 
 /// Token of the inbox's waker; slot tokens are slot keys, which never reach this value.
 const INBOX_TOKEN: Token = Token(usize::MAX);
+/// Token of the dump signal's eventfd (shared by every hub; see `sys::install_dump_handler`).
+const DUMP_TOKEN: Token = Token(usize::MAX - 1);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Direction {
@@ -75,6 +77,16 @@ impl Driver {
         self.slots = Table::new(Class::IoSlot, hub_tag);
     }
 
+    /// Polls the dump signal's eventfd too, so a signal wakes a hub waiting in epoll.
+    pub(crate) fn watch_dump_signal(&mut self) {
+        if let Some(fd) = crate::sys::dump_wake_fd() {
+            let _ =
+                self.poll
+                    .registry()
+                    .register(&mut SourceFd(&fd), DUMP_TOKEN, Interest::READABLE);
+        }
+    }
+
     /// The inbox other OS threads post completions to.
     pub(crate) fn inbox(&self) -> &Arc<Inbox> {
         &self.inbox
@@ -122,6 +134,10 @@ impl Driver {
                 for waiter in self.inbox.take() {
                     wake(Polled::Woken(waiter));
                 }
+                continue;
+            }
+            if event.token() == DUMP_TOKEN {
+                crate::sys::drain_dump_wake_fd(); // the loop compares the request count
                 continue;
             }
             let Some(slot) = self.slots.get_mut(event.token().0 as u64) else {

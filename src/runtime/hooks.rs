@@ -17,6 +17,13 @@ pub(crate) struct SwitchHooks {
     /// Asked before any wait or yield: an error refuses the block (e.g. EDEADLK when blocking
     /// now would stop every other thread of the binding for good).
     pub(crate) may_block: fn() -> Result<()>,
+    /// For a thread dump, on the hub's OS thread: the binding's stack of each thread in
+    /// `words` (one text per word, each line indented, "" for none). `current` is the word of
+    /// the running thread, whose state the hook may use to read the others'.
+    pub(crate) stacks: fn(current: usize, words: &[usize]) -> Vec<String>,
+    /// From another OS thread (the block monitor): the stack of the thread of `word`, which is
+    /// running on its hub right now; `None` if it cannot be read safely from here.
+    pub(crate) running_stack: fn(word: usize) -> Option<String>,
 }
 
 static HOOKS: OnceLock<&'static SwitchHooks> = OnceLock::new();
@@ -46,4 +53,17 @@ pub(crate) fn may_block() -> Result<()> {
         Some(h) => (h.may_block)(),
         None => Ok(()),
     }
+}
+
+/// The binding's stacks of the threads of `words` ("" each without a binding).
+pub(crate) fn stacks(current: usize, words: &[usize]) -> Vec<String> {
+    match HOOKS.get() {
+        Some(h) => (h.stacks)(current, words),
+        None => vec![String::new(); words.len()],
+    }
+}
+
+/// The binding's stack of the running thread of `word`, read from another OS thread.
+pub(crate) fn running_stack(word: usize) -> Option<String> {
+    HOOKS.get().and_then(|h| (h.running_stack)(word))
 }

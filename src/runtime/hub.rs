@@ -90,6 +90,8 @@ fn new_hub() -> Result<Box<Hub>> {
     let mut driver = Driver::new()?;
     let tag = take_hub_tag()?;
     driver.set_tag(tag);
+    super::dump::signal_from_env();
+    driver.watch_dump_signal();
     Ok(Box::new(Hub {
         sched: Sched::new(tag),
         objects: Objects::new(tag),
@@ -175,6 +177,8 @@ impl Hub {
                     Some(ROOT) => {
                         if self.sched.root.state == State::Runnable {
                             self.sched.root.state = State::Running;
+                            let word = self.sched.root.hook_word;
+                            self.sched.watch.switched(ROOT, 0, word);
                             return LoopStep::Root;
                         }
                     }
@@ -193,6 +197,9 @@ impl Hub {
             // Threads are runnable and nobody waits for I/O: epoll has nothing to say, so
             // only timers get their turn (a system call per batch would double a switch).
             s.fire_timers();
+            if s.dump_due() {
+                return LoopStep::Report;
+            }
             s.batch_left = s.run_queue.len();
         }
     }
@@ -207,6 +214,7 @@ impl Hub {
         let co = task.coroutine.take()?;
         let wake = Wake::code(task.wake.take());
         hooks::enter(task.hook_word);
+        self.sched.watch.switched(id, task.short, task.hook_word);
         self.sched.current = id;
         Some((co, wake))
     }
@@ -242,7 +250,7 @@ impl Hub {
     }
 
     fn after_turn(&mut self) -> LoopStep {
-        if self.sched.reports.is_empty() {
+        if self.sched.reports.is_empty() && !self.sched.dump_due() {
             self.next_step()
         } else {
             LoopStep::Report
@@ -263,8 +271,11 @@ impl Hub {
         let joiners = std::mem::take(&mut task.joiners);
         let detached = task.detached;
         // Formatted only for a report: most threads end quietly, and spawn + exit is hot.
+        if task.name.is_some() {
+            self.sched.watch.set_name(id, None);
+        }
         let report = (overflowed || (status != 0 && status != STATUS_PANIC)).then(|| {
-            let label = describe(id, task.name.as_deref());
+            let label = task.label();
             let (kind, text) = if overflowed {
                 let text = format!(
                     "greenhub: {label} overflowed its stack; it was stopped, the process goes on"
@@ -282,6 +293,7 @@ impl Hub {
             }
         });
         self.sched.live -= 1;
+        self.sched.watch.set_threads(self.sched.live);
         for object in owned {
             self.close_object(object);
         }
@@ -318,6 +330,8 @@ impl Hub {
                 .next()
                 .map(|at| at.saturating_duration_since(Instant::now()))
         };
+        s.polls += 1;
+        s.watch.set_idle(timeout != Some(Duration::ZERO));
         self.driver.poll(timeout, |polled| match polled {
             Polled::Woken(waiter) => {
                 s.wake(waiter, Wake::Ready);
@@ -326,6 +340,7 @@ impl Hub {
                 "greenhub: epoll_wait failed: {err}"
             ))),
         });
+        s.watch.set_idle(false);
         s.fire_timers();
         s.batch_left = s.run_queue.len();
         self.after_turn()
@@ -338,19 +353,36 @@ enum LoopStep {
     /// Resume this thread, handing it this wake code.
     Run(u64, Coroutine, u32),
     Poll,
-    /// Deliver reports first (outside any borrow), then decide again.
+    /// Deliver reports (and a dump that was asked for) first, outside any borrow, then
+    /// decide again.
     Report,
 }
 
-fn describe(id: u64, name: Option<&str>) -> String {
-    match name {
-        Some(name) => format!("green thread {id} ({name})"),
-        None => format!("green thread {id}"),
+/// Delivers pending reports outside any hub borrow (a sink may call back into greenhub), then
+/// writes the dump a signal asked for, if any, to stderr.
+fn flush_reports() {
+    deliver_reports();
+    let due = with(|h| {
+        let seen = crate::sys::dump_requests();
+        let due = seen != h.sched.dumps_seen;
+        h.sched.dumps_seen = seen;
+        Ok(due)
+    });
+    if due == Ok(true) {
+        if let Ok(text) = dump_text() {
+            let _ = crate::sys::write_all(libc::STDERR_FILENO, text.as_bytes());
+        }
     }
 }
 
-/// Delivers pending reports outside any hub borrow (a sink may call back into greenhub).
-fn flush_reports() {
+/// The dump of this OS thread's hub (see `dump`): gathered under one borrow, the binding's
+/// stacks added outside it (the binding may take its interpreter's lock).
+pub(crate) fn dump_text() -> Result<String> {
+    let gathered = with(|h| Ok(super::dump::gather(&h.sched, &h.objects)))?;
+    Ok(super::dump::finish(gathered))
+}
+
+fn deliver_reports() {
     let reports = with(|h| {
         if h.sched.reports.is_empty() {
             return Ok(Vec::new());

@@ -15,6 +15,9 @@ pub enum ReportKind {
     StackOverflow,
     /// A green thread's Rust body panicked.
     Panicked,
+    /// A thread (or the root) has run past the block-warning threshold without switching;
+    /// `status` is how long, in milliseconds. From the monitor thread, once per episode.
+    Blocked,
 }
 
 /// One report: a thread that failed, overflowed or panicked, or a message.
@@ -25,7 +28,8 @@ pub struct Report {
     pub thread: u64,
     /// The thread's status (its return value, or STATUS_STACK_OVERFLOW / STATUS_PANIC).
     pub status: i32,
-    /// The report as one line of text, without a newline.
+    /// The report as one line of text, without a newline (a blocked thread's report goes on
+    /// with its stack on indented lines).
     pub text: String,
 }
 

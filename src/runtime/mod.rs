@@ -11,13 +11,17 @@
 //!   other OS threads; `timer`: deadlines;
 //! - `sched`: the scheduler's state, waits and wakes; `hub`: the loop, the root and the
 //!   deadlock rule; `hooks`: switch hooks;
-//! - `thread`: the public green-thread API; `log`: reports.
+//! - `thread`: the public green-thread API; `log`: reports;
+//! - `dump`: the thread dump and the hub's counters, `inspect` their public API; `watch`:
+//!   hub-blocking detection.
 
 mod coroutine;
 pub(crate) mod driver;
+pub mod dump;
 pub(crate) mod hooks;
 mod hub;
 pub(crate) mod inbox;
+pub mod inspect;
 pub(crate) mod io;
 pub mod log;
 pub(crate) mod object;
@@ -26,6 +30,7 @@ mod table;
 pub(crate) mod task;
 pub mod thread;
 mod timer;
+pub mod watch;
 
 pub(crate) use driver::Direction;
 pub(crate) use hub::{wait, with, Hub};

@@ -13,9 +13,19 @@ use crate::error::{Errno, Result};
 
 /// What every resource implements to live in the object table.
 pub(crate) trait Object: Any {
-    /// A short name for reports and dumps ("socket", "semaphore").
-    #[allow(dead_code)] // read by the thread dump and statistics (issue 15)
+    /// A short name for reports, dumps and statistics ("socket", "semaphore").
     fn kind(&self) -> &'static str;
+
+    /// Describes, for a thread dump, a wait on this object that its resource called `what`
+    /// ("read", "semaphore"): by default `what`, then "on" and the kind unless `what` already
+    /// starts with it. A resource adds what helps find the object (a socket its fd).
+    fn describe_wait(&self, what: &'static str, out: &mut String) {
+        out.push_str(what);
+        if !what.starts_with(self.kind()) {
+            out.push_str(" on ");
+            out.push_str(self.kind());
+        }
+    }
 
     /// The object has been taken out of the table (freed, or its owner ended): wake whoever
     /// waits on it (with EBADF) and release what it holds. `cx` is the rest of the hub, so
@@ -104,6 +114,31 @@ impl Objects {
         };
         entry.object.close(&mut cx);
         true
+    }
+
+    /// Describes a wait `what` on object `handle` (see `Object::describe_wait`); false if
+    /// there is no such object.
+    pub(crate) fn describe_wait(&self, handle: u64, what: &'static str, out: &mut String) -> bool {
+        match self.table.get(handle) {
+            Some(entry) => {
+                entry.object.describe_wait(what, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many objects of each kind there are, in order of first appearance.
+    pub(crate) fn count_by_kind(&self) -> Vec<(&'static str, usize)> {
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for (_, entry) in self.table.iter() {
+            let kind = entry.object.kind();
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((kind, 1)),
+            }
+        }
+        counts
     }
 
     pub(crate) fn owner(&self, handle: u64) -> Option<u64> {

@@ -4,6 +4,8 @@
 //! runnable again. The loop that runs threads is in `hub.rs`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::coroutine::Coroutine;
@@ -12,10 +14,19 @@ use super::log::Report;
 use super::table::{Class, Table};
 use super::task::{earliest, State, Task, Wait, Waiter, Wake};
 use super::timer::Timers;
+use super::watch::Watch;
 use crate::error::{Errno, Result};
 
 /// Id of the root: the program's own code, outside every green thread.
 pub(crate) const ROOT: u64 = 0;
+
+/// The last short id handed out (see `Task::short`): one counter for the process, so a short id
+/// names one thread whatever hub it is on.
+static SHORT_IDS: AtomicU64 = AtomicU64::new(0);
+
+fn next_short_id() -> u64 {
+    SHORT_IDS.fetch_add(1, Ordering::Relaxed) + 1
+}
 
 /// Finished stacks kept for reuse (each costs only its touched pages).
 const STACK_POOL_MAX: usize = 1024;
@@ -37,11 +48,17 @@ pub(crate) struct Sched {
     pub(crate) in_log: bool,
     pub(crate) stacks: Vec<Coroutine>,
     pub(crate) reports: Vec<Report>,
+    /// What the block monitor sees of this hub; its switch counter is the hub's.
+    pub(crate) watch: Arc<Watch>,
+    /// Turns of I/O polling so far.
+    pub(crate) polls: u64,
+    /// Dump requests (signals) this hub has answered; a dump is due when they are behind.
+    pub(crate) dumps_seen: u64,
 }
 
 impl Sched {
     pub(crate) fn new(hub_tag: u16) -> Sched {
-        let mut root = Task::new(false, Some("root".to_string()));
+        let mut root = Task::new(0, false, Some("root".to_string()));
         root.state = State::Running;
         Sched {
             tasks: Table::new(Class::Thread, hub_tag),
@@ -57,6 +74,9 @@ impl Sched {
             in_log: false,
             stacks: Vec::new(),
             reports: Vec::new(),
+            watch: super::watch::new_watch(),
+            polls: 0,
+            dumps_seen: crate::sys::dump_requests(),
         }
     }
 
@@ -113,7 +133,8 @@ impl Sched {
         task.state = State::Blocked;
         task.wake = None;
         task.wait = wait;
-        task.timed = deadline.is_some();
+        task.until = deadline;
+        task.since_ms = crate::sys::coarse_ms();
         let waiter = Waiter {
             task: id,
             seq: task.seq,
@@ -138,9 +159,9 @@ impl Sched {
         }
         task.state = State::Runnable;
         task.wake = Some(why);
-        let (external, timed) = (task.wait.external, task.timed);
+        let (external, timed) = (task.wait.external, task.until.is_some());
         task.wait = Wait::NONE;
-        task.timed = false;
+        task.until = None;
         if external {
             self.external_waiters -= 1;
         }
@@ -245,13 +266,24 @@ impl Sched {
             }
             None => Coroutine::new(stack_size, body)?,
         };
-        let mut task = Task::new(detached, name);
+        let named = name.is_some();
+        let mut task = Task::new(next_short_id(), detached, name);
         task.coroutine = Some(coroutine);
         // On failure the coroutine was armed but never run: dropping it is safe.
         let id = self.tasks.insert(task)?;
         self.live += 1;
+        self.watch.set_threads(self.live);
+        if named {
+            self.watch
+                .set_name(id, self.tasks.get(id).and_then(|t| t.name.as_deref()));
+        }
         self.run_queue.push_back(id);
         Ok(id)
+    }
+
+    /// A dump was asked for (a signal) since this hub last wrote one.
+    pub(crate) fn dump_due(&self) -> bool {
+        crate::sys::dump_requests() != self.dumps_seen
     }
 
     /// Keeps a finished coroutine's stack for a later spawn.

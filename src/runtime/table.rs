@@ -118,6 +118,17 @@ impl<T> Table<T> {
         slot.value.take()
     }
 
+    /// Every live value with its handle, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| {
+            let value = slot.value.as_ref()?;
+            Some((
+                self.tag | (slot.generation << INDEX_BITS) | index as u64,
+                value,
+            ))
+        })
+    }
+
     /// Test hook: makes the free slot `index` continue from `generation`, as if it had been
     /// used that many times, so the wrap can be reached without 2^24 real reuses.
     #[cfg(test)]

@@ -106,8 +106,12 @@ pub(crate) struct Task {
     pub(crate) wake: Option<Wake>,
     /// What the thread waits for while `Blocked`.
     pub(crate) wait: Wait,
-    /// Its wait has a deadline (a timer entry counts for it).
-    pub(crate) timed: bool,
+    /// The deadline of its wait, if it has one (a timer entry counts for it).
+    pub(crate) until: Option<Instant>,
+    /// When its wait began, in coarse milliseconds (`sys::coarse_ms`): for dumps.
+    pub(crate) since_ms: u64,
+    /// Its short id: a per-process counter from 1 (the root 0), what reports and dumps show.
+    pub(crate) short: u64,
     pub(crate) killed: bool,
     pub(crate) detached: bool,
     pub(crate) name: Option<String>,
@@ -126,13 +130,15 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn new(detached: bool, name: Option<String>) -> Task {
+    pub(crate) fn new(short: u64, detached: bool, name: Option<String>) -> Task {
         Task {
             state: State::Runnable,
             seq: 0,
             wake: None,
             wait: Wait::NONE,
-            timed: false,
+            until: None,
+            since_ms: 0,
+            short,
             killed: false,
             detached,
             name,
@@ -150,11 +156,25 @@ impl Task {
         self.deadlines.last().copied().flatten()
     }
 
+    /// How reports and dumps name this thread (see [`label`]).
+    pub(crate) fn label(&self) -> String {
+        label(self.short, self.name.as_deref())
+    }
+
     /// Forgets object `handle` (closed, or given to another thread).
     pub(crate) fn disown(&mut self, handle: u64) {
         if let Some(pos) = self.owned.iter().position(|&h| h == handle) {
             self.owned.swap_remove(pos);
         }
+    }
+}
+
+/// How reports and dumps name a thread: by its short id (`gh_thread_id`) and its name.
+pub(crate) fn label(short: u64, name: Option<&str>) -> String {
+    match (short, name) {
+        (0, _) => "the root (thread 0)".to_string(),
+        (_, Some(name)) => format!("green thread {short} ({name})"),
+        (_, None) => format!("green thread {short}"),
     }
 }
 

@@ -93,11 +93,13 @@ pub fn spawn_with(opts: SpawnOptions, f: impl FnOnce() -> i32 + 'static) -> Resu
 fn report_panic(payload: &(dyn std::any::Any + Send)) {
     let message = panic_message(payload);
     let thread = current();
+    let label = hub::with(|h| Ok(h.sched.current_task().label()))
+        .unwrap_or_else(|_| "a green thread".to_string());
     crate::runtime::log::emit(&Report {
         kind: ReportKind::Panicked,
         thread,
         status: STATUS_PANIC,
-        text: format!("greenhub: green thread {thread} panicked: {message}"),
+        text: format!("greenhub: {label} panicked: {message}"),
     });
 }
 
@@ -111,6 +113,10 @@ pub(crate) fn stack_range(id: ThreadId) -> Option<(usize, usize)> {
 pub(crate) fn set_hook_word(id: ThreadId, word: usize) -> Result<()> {
     hub::with(|h| {
         h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?.hook_word = word;
+        if id == h.sched.current {
+            let short = h.sched.current_task().short;
+            h.sched.watch.switched(id, short, word); // the block monitor reads it
+        }
         Ok(())
     })
 }
@@ -216,10 +222,17 @@ pub fn yield_now() -> Result<()> {
 
 pub fn set_name(id: ThreadId, name: &str) -> Result<()> {
     hub::with(|h| {
-        let task = h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?;
-        task.name = Some(name_kept(name).to_string());
+        let name = name_kept(name).to_string();
+        h.sched.task_mut(id).ok_or(Errno(libc::EBADF))?.name = Some(name.clone());
+        h.sched.watch.set_name(id, Some(&name));
         Ok(())
     })
+}
+
+/// The short id of thread `id`: a per-process counter from 1 (the root 0), the number reports
+/// and dumps show. EBADF for an unknown thread.
+pub fn short_id(id: ThreadId) -> Result<u64> {
+    hub::with(|h| Ok(h.sched.task(id).ok_or(Errno(libc::EBADF))?.short))
 }
 
 pub fn name(id: ThreadId) -> Result<Option<String>> {

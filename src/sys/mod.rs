@@ -3,9 +3,13 @@
 //! its `SAFETY:` argument. Each wrapper retries EINTR, so callers never see it.
 
 mod memory;
+mod overflow;
+mod signal;
 mod socket;
 
 pub(crate) use memory::*;
+pub(crate) use overflow::*;
+pub(crate) use signal::*;
 pub(crate) use socket::*;
 
 use crate::error::{Errno, Result};

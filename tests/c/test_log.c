@@ -34,21 +34,27 @@ TEST(log_callback) {
 
   gh_thread t = gh_spawn(return_arg, (void *)(intptr_t)13);
   REQUIRE(t > 0);
+  /* Reports name a thread by its short id (gh_thread_id), not by its handle. */
+  int64_t tid = gh_thread_id(t);
+  CHECKF(tid > 0 && tid < 1000000, "short id %lld of thread %lld", (long long)tid, (long long)t);
   int st = -1;
   CHECK_EQ(gh_join(t, &st), 0);
   CHECK_EQ(st, 13);
-  int i = find_log_line(&cap, t, 13);
+  int i = find_log_line(&cap, tid, 13);
   CHECKF(i >= 0, "no log line mentions thread %lld and status 13 (%d lines; first: \"%s\")",
-         (long long)t, cap.calls, cap.calls ? cap.lines[0] : "");
+         (long long)tid, cap.calls, cap.calls ? cap.lines[0] : "");
+  CHECKF(i < 0 || !text_has_number(cap.lines[i], t), "the report names the handle: \"%s\"",
+         cap.lines[i]);
   if (i >= 0) th_note("log line: \"%s\"", cap.lines[i]);
   CHECKF(!cap.bad_newline, "a log line contains a newline");
 
   /* A detached thread's failure is logged too. */
   gh_thread d = gh_spawn_n(return_arg, (void *)(intptr_t)9);
   REQUIRE(d > 0);
+  int64_t did = gh_thread_id(d);
   CHECK_EQ(gh_run(), 0);
-  CHECKF(find_log_line(&cap, d, 9) >= 0, "no log line for detached thread %lld status 9",
-         (long long)d);
+  CHECKF(find_log_line(&cap, did, 9) >= 0, "no log line for detached thread %lld status 9",
+         (long long)did);
 
   int before = cap.calls;
   gh_thread z = gh_spawn(return_arg, (void *)(intptr_t)0);
@@ -67,6 +73,7 @@ TEST(log_callback) {
   dup2(fd, 2);
   before = cap.calls;
   gh_thread u = gh_spawn(return_arg, (void *)(intptr_t)14);
+  int64_t uid = gh_thread_id(u);
   if (u > 0) gh_join(u, &st);
   fflush(stderr);
   dup2(saved, 2);
@@ -77,9 +84,9 @@ TEST(log_callback) {
   ssize_t n = pread(fd, text, sizeof text - 1, 0);
   close(fd);
   text[n > 0 ? n : 0] = '\0';
-  CHECKF(text_has_number(text, u) && text_has_number(text, 14),
+  CHECKF(text_has_number(text, uid) && text_has_number(text, 14),
          "default log (stderr) has no line with thread %lld and status 14: \"%.200s\"",
-         (long long)u, text);
+         (long long)uid, text);
   gh_deadline_pop();
 }
 

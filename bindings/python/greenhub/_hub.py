@@ -377,6 +377,10 @@ def kill(g, *throw_args):
         sleep(0)
 
 
+#: Whether report_exception prints (``debug.hub_exceptions``).
+exceptions_printed = True
+
+
 def report_exception(exc, skip_frames=1):
     """Prints an exception that ended a green thread, as Eventlet's hub does; GreenletExit is
     silent; SystemExit and KeyboardInterrupt go to the main program instead."""
@@ -384,6 +388,8 @@ def report_exception(exc, skip_frames=1):
         return
     if isinstance(exc, (SystemExit, KeyboardInterrupt)):
         hub.forward_to_root(exc)
+        return
+    if not exceptions_printed:
         return
     tb = exc.__traceback__
     for _ in range(skip_frames):

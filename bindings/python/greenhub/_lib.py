@@ -41,7 +41,7 @@ from pathlib import Path
 __all__ = [
     "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhFileInfo", "GhSpawnOpts",
     "GhHttpSpan", "GhHttpRequest", "GhHttpLimits",
-    "GhReport",
+    "GhReport", "GhHubStats",
 ]
 
 GH_HOST_MAX = 46
@@ -52,6 +52,7 @@ GH_REPORT_MESSAGE = 0
 GH_REPORT_FAILED = 1
 GH_REPORT_STACK_OVERFLOW = 2
 GH_REPORT_PANIC = 3
+GH_REPORT_BLOCKED = 4
 
 
 class GhAddr(Structure):
@@ -115,6 +116,20 @@ class GhReport(Structure):
         ("status", c_int),
         ("thread", c_int64),
         ("text", c_char_p),
+    ]
+
+
+class GhHubStats(Structure):
+    """gh_hub_stats: a hub's counters (gh_stats); set ``size`` to its size first."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("threads", ctypes.c_uint64),
+        ("objects", ctypes.c_uint64),
+        ("sockets", ctypes.c_uint64),
+        ("switches", ctypes.c_uint64),
+        ("polls", ctypes.c_uint64),
+        ("stacks_pooled", ctypes.c_uint64),
     ]
 
 
@@ -183,6 +198,11 @@ FUNCTIONS = {
     "gh_set_log": (None, [GH_LOG_FN, c_void_p]),
     "gh_set_stack_size": (c_int, [c_size_t]),
     "gh_get_stack_size": (c_size_t, []),
+    # seeing inside the hub
+    "gh_thread_id": (c_int64, [_h]),
+    "gh_dump": (c_int, [c_int]),
+    "gh_stats": (c_int, [POINTER(GhHubStats)]),
+    "gh_set_block_warn": (c_int, [c_int64]),
     # semaphores, events, channels, park
     "gh_sem_new": (_h, [c_int64]),
     "gh_sem_new_bounded": (_h, [c_int64]),

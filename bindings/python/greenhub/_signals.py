@@ -78,6 +78,7 @@ class Watcher:
         self.handle = h
         self.fd = lib.gh_fileno(h)
         self.gid = spawn(self._run)
+        lib.gh_set_name(self.gid, b"signal watcher")  # how dumps and reports name it
         return self
 
     def poll(self):

@@ -8,6 +8,7 @@ other greenhub objects (they belong to the hub's thread).
 
 import itertools
 import threading
+import traceback
 
 from ._hub import ONCE, block, hub
 from ._lib import GH_TPOOL_FN, lib
@@ -18,6 +19,10 @@ __all__ = ["execute", "set_num_threads", "get_num_threads", "killall", "setup"]
 _jobs = {}  # token -> _Job, while its caller waits for it
 _tokens = itertools.count(1)
 _worker = threading.local()
+
+#: False: a function that raises on a worker has its traceback printed there too
+#: (``debug.tpool_exceptions``), as Eventlet's ``tpool.QUIET``.
+QUIET = True
 
 
 class _Job:
@@ -42,6 +47,8 @@ def _entry(token):
         job.result = job.func(*job.args, **job.kwargs)
     except BaseException as e:
         job.exc = e
+        if not QUIET:
+            traceback.print_exc()
     finally:
         _worker.active = False
     return None
