@@ -20,6 +20,9 @@ class Input:
     """``wsgi.input``: the current request's body as a stream (read, readline, readlines,
     iteration). It ends at the body's end, whatever the framing; a chunked body is decoded."""
 
+    __slots__ = ("_conn", "_ms", "_buf", "_eof", "content_length", "chunked_input", "position",
+                 "_sock")
+
     def __init__(self, conn, content_length, chunked, sock, timeout_ms):
         self._conn = conn
         self._ms = timeout_ms
@@ -56,7 +59,7 @@ class Input:
 
     def read(self, size=-1):
         """Up to ``size`` bytes (all that is left when size is None or negative); b"" at the
-        end. Waits until at least one byte is there, or the body ends."""
+        end: fewer than size only at the end of the body, as a file's read."""
         if size is None or size < 0:
             parts = [self._buf]
             self._buf = b""
@@ -67,10 +70,20 @@ class Input:
                 parts.append(data)
         if size == 0:
             return b""
-        if self._buf:
+        if len(self._buf) >= size:
             data, self._buf = self._buf[:size], self._buf[size:]
             return self._take(data)
-        return self._take(self._recv(size))
+        # As a file's read(size): short only at the end (frameworks count on it).
+        parts = [self._buf]
+        got = len(self._buf)
+        self._buf = b""
+        while got < size:
+            data = self._recv(size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return self._take(b"".join(parts))
 
     def readline(self, size=-1):
         """One line, its b"\\n" included (at most ``size`` bytes when size >= 0); b"" at the

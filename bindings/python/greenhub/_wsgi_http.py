@@ -138,6 +138,7 @@ def _capitalize(name):
 
 
 _statuses = {}
+_fields_made = {}  # (close, *fields) -> what HttpProtocol._fields() makes of them
 
 
 def _status(status):
@@ -261,6 +262,8 @@ class HttpProtocol:
         env["GATEWAY_INTERFACE"] = "CGI/1.1"
         env["wsgi.file_wrapper"] = FileWrapper
         env["SCRIPT_NAME"] = ""
+        env["eventlet.set_idle"] = self.set_idle
+        env["greenhub.switch_protocols"] = self.switch_protocols
         return env
 
     def handle(self):
@@ -307,7 +310,6 @@ class HttpProtocol:
         self.command = text[:ml]
         self.path = text[to - mo:to - mo + tl]
         self.request_version = "HTTP/1.1" if version == 11 else "HTTP/1.0"
-        self.requestline = "%s %s %s" % (self.command, self.path, self.request_version)
         self.flags = flags
         self.environ = self.get_environ(text[fo - mo:], clen, flags)
         self.application = self.server.app
@@ -319,6 +321,11 @@ class HttpProtocol:
         if self._upgraded:
             self.conn_state[2] = STATE_CLOSE
         return True
+
+    @property
+    def requestline(self):
+        """The request line, as the access log shows it."""
+        return "%s %s %s" % (self.command, self.path, self.request_version)
 
     def get_environ(self, fields, content_length, flags):
         """The request's environ (PEP 3333), from its head as the library laid it out:
@@ -355,8 +362,6 @@ class HttpProtocol:
         env["wsgi.input"] = env["eventlet.input"] = Input(
             self.conn, None if chunked else content_length, chunked, self.request, -1)
         env["eventlet.posthooks"] = []
-        env["eventlet.set_idle"] = self.set_idle
-        env["greenhub.switch_protocols"] = self.switch_protocols
         return env
 
     def set_idle(self):
@@ -399,7 +404,19 @@ class HttpProtocol:
 
     def _fields(self):
         """The response's header fields as bytes, and the Content-Length the application gave
-        (None: none)."""
+        (None: none). Cached: most applications send the same few sets of fields."""
+        try:
+            key = (self._close, *self._headers)
+            done = _fields_made.get(key)
+        except TypeError:  # fields given as lists: unhashable
+            key = done = None
+        if done is None:
+            done = self._make_fields()
+            if key is not None and len(_fields_made) < _CACHE_MAX:
+                _fields_made[key] = done
+        return done
+
+    def _make_fields(self):
         parts = []
         length = None
         cap = self.capitalize_response_headers
