@@ -6,14 +6,20 @@ and the skipping of what the application left unread are the native connection's
 buffers for readline().
 """
 
+import errno
 from ctypes import c_char
 
 from ._hub import IO, block
 from ._lib import lib
 
-__all__ = ["Input", "FileWrapper"]
+__all__ = ["Input", "FileWrapper", "ChunkReadError"]
 
 _READ = 65536  # how much one gh_http_read_body asks for when the caller names no size
+
+
+class ChunkReadError(ValueError):
+    """The client's chunked body is malformed (Eventlet's exception); the connection ends
+    after the response."""
 
 
 class Input:
@@ -45,6 +51,10 @@ class Input:
         c = (c_char * size).from_buffer(buf)
         try:
             n = block(lib.gh_http_read_body, (self._conn, c, size, self._ms), IO)
+        except OSError as e:
+            if e.errno == errno.EPROTO:
+                raise ChunkReadError("malformed chunked body") from None
+            raise
         finally:
             del c
         if n == 0:

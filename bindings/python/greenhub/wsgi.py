@@ -20,9 +20,10 @@ from ._wsgi_http import (
     HttpProtocol, LoggerFileWrapper, LoggerNull, addr_to_host_port, format_date_time,
     get_logger,
 )
-from ._wsgi_body import FileWrapper, Input
+from ._wsgi_body import ChunkReadError, FileWrapper, Input
 
 __all__ = ["server", "format_date_time", "Server", "HttpProtocol", "Input", "FileWrapper",
+           "ChunkReadError",
            "DEFAULT_MAX_SIMULTANEOUS_REQUESTS", "DEFAULT_MAX_HTTP_VERSION", "MAX_REQUEST_LINE",
            "MAX_HEADER_LINE", "MAX_TOTAL_HEADER_SIZE", "MINIMUM_CHUNK_SIZE",
            "DEFAULT_LOG_FORMAT", "STATE_IDLE", "STATE_REQUEST", "STATE_CLOSE",
