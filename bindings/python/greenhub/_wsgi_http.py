@@ -261,6 +261,9 @@ class HttpProtocol:
         env["REMOTE_PORT"] = str(port)
         env["GATEWAY_INTERFACE"] = "CGI/1.1"
         env["wsgi.file_wrapper"] = FileWrapper
+        # wsgi.input ends at the body's end, chunked or not (Werkzeug reads a body without
+        # Content-Length only when told so, as gunicorn and mod_wsgi do).
+        env["wsgi.input_terminated"] = True
         env["SCRIPT_NAME"] = ""
         env["eventlet.set_idle"] = self.set_idle
         env["greenhub.switch_protocols"] = self.switch_protocols
