@@ -246,6 +246,7 @@ class HttpProtocol:
         # or one that only speaks HTTP/1.0, ends each connection after one response).
         self._close_all = not keepalive or server.max_http_version == "HTTP/1.0"
         self.base_environ = self.get_connection_environ()
+        self._read_args = (self.conn, self._cbuf, size, self._reqp, self._keep_ms)
 
     def get_connection_environ(self):
         """What every request's environ of this connection starts with."""
@@ -290,8 +291,7 @@ class HttpProtocol:
     def _read_head(self):
         """Reads the next request head into the buffer; False once the connection is over."""
         try:
-            n = block(_read_request, (self.conn, self._cbuf, len(self._buf), self._reqp,
-                                      self._keep_ms), IO)
+            n = block(_read_request, self._read_args, IO)
         except socket.timeout:
             raise
         except OSError as e:
