@@ -248,3 +248,15 @@ def test_validator_finds_nothing(valid, env_server):
     requests.post(env_server.url + "/", data=b"x" * 10)
     log = valid.log() + env_server.log()
     assert "Traceback" not in log and "Warning" not in log, log
+
+
+def test_each_request_of_a_connection_has_its_own_fields(env_server):
+    """The environ entries of a connection's fields are reused only while they are the same."""
+    heads = [b"X-A: 1\r\nX-First: yes\r\n", b"X-A: 2\r\n", b"X-A: 1\r\nX-First: yes\r\n"]
+    envs = []
+    with env_server.connect() as c:
+        for fields in heads:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n")
+            envs.append(json.loads(read_response(c)[1]))
+    assert [e["HTTP_X_A"] for e in envs] == ["1", "2", "1"]
+    assert [("HTTP_X_FIRST" in e) for e in envs] == [True, False, True]

@@ -14,21 +14,18 @@ import os
 import socket
 import stat
 import struct
-import sys
 import time
 import traceback
 import urllib.parse
-import warnings
-from ctypes import byref, c_char
+from ctypes import byref, c_char, sizeof
 
-from . import greenpool
-from ._errors import GreenletExit
 from ._hub import IO, block
 from ._lib import GhHttpLimits, GhHttpRequest, lib
 from ._wsgi_body import FileWrapper, Input
+from ._wsgi_log import addr_to_host_port, log_date_time_string
 from .timeout import Timeout
 
-__all__ = ["server", "Server", "HttpProtocol", "format_date_time"]
+__all__ = ["HttpProtocol"]
 
 DEFAULT_MAX_SIMULTANEOUS_REQUESTS = 1024
 DEFAULT_MAX_HTTP_VERSION = "HTTP/1.1"
@@ -54,50 +51,19 @@ ACCEPT_ERRNO = {errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN}
 REFUSED = {errno.EPROTO, errno.ENAMETOOLONG, errno.EMSGSIZE, errno.EOPNOTSUPP,
            errno.EPROTONOSUPPORT}
 
-_GH_HTTP_KEEP_ALIVE, _GH_HTTP_CHUNKED, _GH_HTTP_HEAD, _GH_HTTP_UPGRADE = 1, 2, 8, 16
+_GH_HTTP_CHUNKED = 2  # gh_http_request.flags: the body is chunked
 _MORE = 1
 _INDEX_ENTRY = 16  # one gh_http_header in the buffer's index
 _MAX_FIELDS = 100
 _HEAD_MAX = 65536
 # struct gh_http_request: three spans, nheaders, version, flags, padding, content_length.
 _REQUEST = struct.Struct("=9I4xq")
-assert _REQUEST.size == __import__("ctypes").sizeof(GhHttpRequest)
+if _REQUEST.size != sizeof(GhHttpRequest):  # the layout above must be _lib's
+    raise ImportError("greenhub.wsgi: struct gh_http_request is not the expected layout")
 
 _read_request = lib.gh_http_read_request
 _respond = lib.gh_http_respond
 _write = lib.gh_http_write
-
-_weekdayname = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-_monthname = [None, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-              "Nov", "Dec"]
-
-
-def format_date_time(timestamp):
-    """Formats a unix timestamp as an HTTP date (RFC 9110)."""
-    year, month, day, hh, mm, ss, wd, _y, _z = time.gmtime(timestamp)
-    return "%s, %02d %3s %4d %02d:%02d:%02d GMT" % (
-        _weekdayname[wd], day, _monthname[month], year, hh, mm, ss)
-
-
-_log_date = [None, ""]
-
-
-def _log_date_time_string():
-    """The access log's time, as BaseHTTPRequestHandler writes it (local time), made once a
-    second."""
-    now = int(time.time())
-    if _log_date[0] != now:
-        year, month, day, hh, mm, ss, _x, _y, _z = time.localtime(now)
-        _log_date[:] = [now, "%02d/%3s/%04d %02d:%02d:%02d" % (
-            day, _monthname[month], year, hh, mm, ss)]
-    return _log_date[1]
-
-
-def addr_to_host_port(addr):
-    if isinstance(addr, tuple):
-        return addr[0], addr[1]
-    return "unix", ""
-
 
 # -- names: what a header field's name is in the environ, what a response field's name is sent
 # as. Both are cached (a bounded number of names: a hostile client sends new ones at will).
@@ -160,45 +126,6 @@ class _ClientGone(Exception):
     """A write to the client failed (it went away, or its timeout passed): end quietly."""
 
 
-# -- logging, as Eventlet's
-
-class LoggerNull:
-    def error(self, msg, *args, **kwargs):
-        pass
-
-    info = debug = error
-
-    def write(self, msg, *args):
-        pass
-
-
-class LoggerFileWrapper(LoggerNull):
-    def __init__(self, log, debug):
-        self.log = log
-        self._debug = debug
-
-    def error(self, msg, *args, **kwargs):
-        self.write(msg, *args)
-
-    info = error
-
-    def debug(self, msg, *args, **kwargs):
-        if self._debug:
-            self.write(msg, *args)
-
-    def write(self, msg, *args):
-        msg = msg + "\n"
-        if args:
-            msg = msg % args
-        self.log.write(msg)
-
-
-def get_logger(log, debug):
-    if callable(getattr(log, "info", None)) and callable(getattr(log, "debug", None)):
-        return log
-    return LoggerFileWrapper(log or sys.stderr, debug)
-
-
 class HttpProtocol:
     """One client connection: reads its requests and runs the application for each.
 
@@ -247,6 +174,7 @@ class HttpProtocol:
         self._close_all = not keepalive or server.max_http_version == "HTTP/1.0"
         self.base_environ = self.get_connection_environ()
         self._read_args = (self.conn, self._cbuf, size, self._reqp, self._keep_ms)
+        self._last_fields, self._last_entries = None, None
 
     def get_connection_environ(self):
         """What every request's environ of this connection starts with."""
@@ -343,6 +271,24 @@ class HttpProtocol:
         env["PATH_INFO"] = urllib.parse.unquote(path, "latin-1") if "%" in path else path
         env["QUERY_STRING"] = query
         env["SERVER_PROTOCOL"] = self.request_version
+        # A keep-alive client sends the same fields request after request: their environ
+        # entries are made once per connection and reused while the fields stay the same.
+        if fields == self._last_fields:
+            env.update(self._last_entries)
+        else:
+            entries = self._entries_of(fields)
+            self._last_fields, self._last_entries = fields, entries
+            env.update(entries)
+        chunked = bool(flags & _GH_HTTP_CHUNKED)
+        env["wsgi.input"] = env["eventlet.input"] = Input(
+            self.conn, None if chunked else content_length, chunked, self.request, -1)
+        env["eventlet.posthooks"] = []
+        return env
+
+    @staticmethod
+    def _entries_of(fields):
+        """The environ entries of the header lines ``fields``."""
+        entries = {}
         get_key = _env_keys.get
         for line in fields.split("\r\n"):
             if not line:
@@ -353,19 +299,15 @@ class HttpProtocol:
                 key = _env_key(name)
             if not key:
                 continue
-            if key in env:
+            if key in entries:
                 if key[0] == "C":  # CONTENT_LENGTH (equal duplicates) or CONTENT_TYPE: first
                     continue
-                env[key] += "," + value
+                entries[key] += "," + value
             else:
-                env[key] = value
-        if "CONTENT_TYPE" not in env:
-            env["CONTENT_TYPE"] = "text/plain"  # as Eventlet (the email module's default)
-        chunked = bool(flags & _GH_HTTP_CHUNKED)
-        env["wsgi.input"] = env["eventlet.input"] = Input(
-            self.conn, None if chunked else content_length, chunked, self.request, -1)
-        env["eventlet.posthooks"] = []
-        return env
+                entries[key] = value
+        if "CONTENT_TYPE" not in entries:
+            entries["CONTENT_TYPE"] = "text/plain"  # as Eventlet (the email module's default)
+        return entries
 
     def set_idle(self):
         self.conn_state[2] = STATE_IDLE
@@ -581,7 +523,7 @@ class HttpProtocol:
                 server.log.info(server.log_format % {
                     "client_ip": host,
                     "client_port": port,
-                    "date_time": _log_date_time_string(),
+                    "date_time": log_date_time_string(),
                     "request_line": self.requestline,
                     "status_code": self.status_code,
                     "body_length": self.body_length,

@@ -17,9 +17,10 @@ from ._wsgi_http import (
     ACCEPT_ERRNO, BROKEN_SOCK, DEFAULT_LOG_FORMAT, DEFAULT_MAX_HTTP_VERSION,
     DEFAULT_MAX_SIMULTANEOUS_REQUESTS, MAX_HEADER_LINE, MAX_REQUEST_LINE,
     MAX_TOTAL_HEADER_SIZE, MINIMUM_CHUNK_SIZE, STATE_CLOSE, STATE_IDLE, STATE_REQUEST,
-    HttpProtocol, LoggerFileWrapper, LoggerNull, addr_to_host_port, format_date_time,
-    get_logger,
+    HttpProtocol,
 )
+from ._wsgi_log import LoggerFileWrapper, LoggerNull, addr_to_host_port, format_date_time, \
+    get_logger
 from ._wsgi_body import ChunkReadError, FileWrapper, Input
 
 __all__ = ["server", "format_date_time", "Server", "HttpProtocol", "Input", "FileWrapper",
