@@ -1,7 +1,9 @@
 """greenhub.wsgi.server's own arguments, in-process: the server in a green thread, green
-sockets as clients (server_event, custom_pool, max_size, stopping by kill)."""
+sockets as clients (server_event, custom_pool, max_size, stopping by kill, header names,
+a numeric keepalive)."""
 
 import io
+import time
 
 import pytest
 
@@ -93,3 +95,28 @@ def test_kill_ends_idle_keep_alive_connections(eventlet, wsgi):
     gt.kill()  # returns once the idle connection has ended
     assert c.recv(4096) == b""
     c.close()
+
+
+def test_response_header_names_are_capitalized(eventlet, wsgi):
+    def app(environ, start_response):
+        start_response("200 OK", [("content-TYPE", "text/plain"), ("x-my-field", "v")])
+        return [b"ok"]
+
+    gt, port, _log, _sock = start(eventlet, wsgi, app)
+    out = get(eventlet, port)
+    assert b"\r\nContent-Type: text/plain\r\n" in out and b"\r\nX-My-Field: v\r\n" in out
+    gt.kill()
+
+
+def test_numeric_keepalive_bounds_the_wait_for_the_next_request(eventlet, wsgi):
+    gt, port, _log, _sock = start(eventlet, wsgi, keepalive=0.3)
+    c = eventlet.connect(("127.0.0.1", port))
+    c.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert c.recv(4096).endswith(b"hi")
+    t0 = time.monotonic()
+    with eventlet.Timeout(5):
+        assert c.recv(4096) == b""  # the server closed the idle connection
+    waited = time.monotonic() - t0
+    assert 0.2 < waited < 3, waited
+    c.close()
+    gt.kill()
