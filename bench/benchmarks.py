@@ -8,6 +8,7 @@
   MICRO    a micro-benchmark: name, kind ("json": a program printing a JSON object;
            "idle": idle_conns against `loadgen hold`), command, summary format
   *_TARGETS  the targets the report checks (issue #5's; the block detector's, issue #15)
+  HTTP_*   the HTTP benchmark (bench/http_bench.py, under wrk): its servers, points, targets
 
 Adding a server, a point or a micro-benchmark is adding a row; the C programs of
 bench/baseline, bench/servers and bench/micro are built by file name (suite/building.py).
@@ -251,6 +252,73 @@ RATIO_TARGETS = [
     ("file >= 0.95x sendfile", "file 1 MiB, 50 connections", C_FILE, "epoll+sendfile baseline (C)",
      0.95),
 ]
+
+# ---------------------------------------------------------------------------------------------
+# HTTP (bench/http_bench.py, loaded by wrk): every server answers every point of its kind, and
+# one server per kind is the baseline the others are compared with. `cmd(port, files, workdir)`
+# gives its command line (files: the directory the file points' files are in; workdir: a fresh
+# directory for the run); `env` is added to its environment.
+
+def have_exe(path):
+    return lambda: (True, "") if os.access(path, os.X_OK) else (False, "%s missing" % path)
+
+
+def have_tool(tool):
+    import shutil
+    return lambda: (True, "") if shutil.which(tool) else (False, "%s not installed" % tool)
+
+
+def granian_cmd(port, files, workdir):
+    return [os.path.join(os.path.dirname(VPY), "granian"), "--interface", "wsgi", "--http", "1",
+            "--workers", "1", "--runtime-threads", "1", "--host", "127.0.0.1",
+            "--port", str(port), "wsgi_hello:app"]
+
+
+def nginx(port, files, workdir):
+    from suite.nginx import nginx_cmd
+    return nginx_cmd(port, files, workdir)
+
+
+WSGI_HELLO = os.path.join(HERE, "servers", "wsgi_hello.py")
+GH_WSGI = "greenhub.wsgi"
+HTTP_SERVERS = [
+    dict(name="nginx (1 worker, sendfile)", kind="file", baseline=True, check=have_tool("nginx"),
+         cmd=nginx),
+    dict(name="greenhub C http_server", kind="file", check=have_exe(os.path.join(BUILD, "http_server")),
+         cmd=lambda port, files, workdir: [os.path.join(BUILD, "http_server"), "-p", str(port),
+                                           "-r", files, "-t", "60"]),
+    # Hello-world WSGI (bench/servers/wsgi_hello.py), access logs off in all three
+    dict(name="Granian WSGI (1 worker, 1 thread)", kind="wsgi", baseline=True,
+         check=venv_check("granian"), env={"PYTHONPATH": os.path.join(HERE, "servers")},
+         cmd=granian_cmd),
+    dict(name=GH_WSGI, kind="wsgi", check=shim_ok, env={"PYTHONPATH": SHIM_DIR},
+         cmd=lambda port, files, workdir: [python_for_shim(), WSGI_HELLO, "greenhub", str(port)]),
+    dict(name="eventlet.wsgi", kind="wsgi", check=venv_check("eventlet"),
+         cmd=lambda port, files, workdir: [VPY, WSGI_HELLO, "eventlet", str(port)]),
+]
+HTTP_POINTS = [
+    dict(name="http 4 KiB, 100 keep-alive connections", kind="file", path="f4k.bin", size=4096,
+         conns=100),
+    dict(name="http 4 KiB, 1000 keep-alive connections", kind="file", path="f4k.bin", size=4096,
+         conns=1000),
+    dict(name="http 64 KiB, 100 keep-alive connections", kind="file", path="f64k.bin",
+         size=64 << 10, conns=100),
+    dict(name="wsgi hello, 100 keep-alive connections", kind="wsgi", path="", conns=100),
+]
+# (what, point, server, compared with, minimum ratio of req/s): issue 14
+HTTP_TARGETS = [
+    ("http_server >= 0.9x nginx", HTTP_POINTS[0]["name"], "greenhub C http_server",
+     "nginx (1 worker, sendfile)", 0.9),
+    ("greenhub.wsgi >= 5x eventlet.wsgi", HTTP_POINTS[3]["name"], GH_WSGI, "eventlet.wsgi", 5.0),
+    ("greenhub.wsgi >= 1x Granian", HTTP_POINTS[3]["name"], GH_WSGI,
+     "Granian WSGI (1 worker, 1 thread)", 1.0),
+]
+# (what, point, server, compared with): the server's p99 no worse than the other's
+HTTP_P99_TARGETS = [
+    ("greenhub.wsgi p99 <= Granian's", HTTP_POINTS[3]["name"], GH_WSGI,
+     "Granian WSGI (1 worker, 1 thread)"),
+]
+
 # (what, server, maximum MB) at echo, 1000 connections
 RSS_TARGETS = [("C echo RSS <= 12 MB", C_ECHO, 12.0), ("Python RSS <= 30 MB", SHIM, 30.0)]
 # (what, micro-benchmark, field of its result, maximum: ns, or percent for a *_pct field)

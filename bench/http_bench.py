@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""HTTP benchmark: build/http_server against nginx (Debian's, one worker) serving the same file
-with keep-alive, loaded by wrk (Debian's). Python 3 standard library only.
+"""HTTP benchmark, loaded by wrk (Debian's): build/http_server against nginx (Debian's, one
+worker) serving the same file with keep-alive, and a hello-world WSGI application through
+greenhub.wsgi against eventlet.wsgi and Granian (one worker, one runtime thread; both from PyPI,
+in bench/.venv). The servers, points and targets are rows of benchmarks.py (HTTP_*).
 
 Each server runs pinned to CPU 0 and wrk (one thread) to CPU 1. Servers are interleaved: every
 repetition runs each server once at each point, on a fresh process, so a ratio compares runs
@@ -11,7 +13,8 @@ CPU was (/proc/stat), so a table can show which side was the bottleneck.
 
 nginx: `worker_processes 1; master_process off; sendfile on; access_log off;
 keepalive_requests 1000000` (so neither server closes a connection during a run), root the
-same directory. Missing nginx or wrk are installed with apt-get when it is there.
+same directory (suite/nginx.py). Missing nginx or wrk are installed with apt-get when it is
+there. A server's CPU time is its whole process tree's (Granian runs its worker in a child).
 
 Standalone:  python3 bench/http_bench.py [--reps N] [--seconds S] [--warmup S] [--json FILE]
 From bench/run.py: `http_bench.run(reps, seconds, warmup, log)` returns (records, table lines).
@@ -29,6 +32,8 @@ import sys
 import tempfile
 import time
 
+import benchmarks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.path.join(ROOT, "build")
@@ -36,40 +41,10 @@ FILES = os.path.join(BUILD, "bench", "files")
 SERVER_CPU, CLIENT_CPU = "0", "1"
 HAVE_TASKSET = shutil.which("taskset") is not None
 
-# (name, file, size, connections)
-POINTS = [
-    ("http 4 KiB, 100 keep-alive connections", "f4k.bin", 4096, 100),
-    ("http 4 KiB, 1000 keep-alive connections", "f4k.bin", 4096, 1000),
-    ("http 64 KiB, 100 keep-alive connections", "f64k.bin", 64 << 10, 100),
-]
-BASELINE = "nginx (1 worker, sendfile)"
-GREENHUB = "greenhub C http_server"
-# (what, point, minimum ratio of GREENHUB to BASELINE): issue 14
-TARGETS = [("http_server >= 0.9x nginx", POINTS[0][0], 0.9)]
-
-NGINX_CONF = """worker_processes 1;
-master_process off;
-daemon off;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  default_type application/octet-stream;
-  server {{
-    listen 127.0.0.1:{port};
-    root {root};
-  }}
-}}
-"""
+SERVERS = benchmarks.HTTP_SERVERS
+POINTS = benchmarks.HTTP_POINTS
+TARGETS = benchmarks.HTTP_TARGETS
+P99_TARGETS = benchmarks.HTTP_P99_TARGETS
 
 
 def pinned(cpu, cmd):
@@ -92,8 +67,10 @@ def ensure_tools(log):
 
 def make_files():
     os.makedirs(FILES, exist_ok=True)
-    for _, name, size, _ in POINTS:
-        path = os.path.join(FILES, name)
+    for p in POINTS:
+        if p["kind"] != "file":
+            continue
+        path, size = os.path.join(FILES, p["path"]), p["size"]
         if not os.path.exists(path) or os.path.getsize(path) != size:
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
@@ -124,28 +101,55 @@ def wait_http(port, proc, path, timeout=10.0):
 
 
 def start(server, port, workdir):
-    if server == BASELINE:
-        conf = os.path.join(workdir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=workdir, port=port, root=FILES))
-        cmd = ["nginx", "-c", conf, "-p", workdir]
-    else:
-        cmd = [os.path.join(BUILD, "http_server"), "-p", str(port), "-r", FILES, "-t", "60"]
+    cmd = server["cmd"](port, FILES, workdir)
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env.pop("PYTHONUNBUFFERED", None)
+    env.update(server.get("env") or {})
     err = open(os.path.join(workdir, "server.stderr"), "ab")
     proc = subprocess.Popen(pinned(SERVER_CPU, cmd), stdout=subprocess.DEVNULL, stderr=err,
-                            cwd=workdir)
+                            cwd=workdir, env=env, start_new_session=True)
     err.close()
     return proc
 
 
 def stop(proc):
+    """Ends the server and every process it started (its own session)."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.wait(timeout=5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # a worker left behind
+    except ProcessLookupError:
+        pass
+
+
+def tree_cpu_s(pid):
+    """CPU time of `pid` and of its descendants alive now."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += proc_cpu_s(p)
+        except OSError:
+            pass
+        todo.extend(children.get(p, ()))
+    return total
 
 
 def proc_cpu_s(pid):
@@ -217,8 +221,9 @@ def run_wrk(port, path, conns, seconds):
 
 
 def run_point(server, point, rep, seconds, warmup):
-    name, path, size, conns = point
-    rec = dict(type="http", server=server, point=name, conns=conns, size=size, rep=rep)
+    path, conns = point["path"], point["conns"]
+    rec = dict(type="http", server=server["name"], point=point["name"], conns=conns,
+               size=point.get("size"), rep=rep)
     rec["quiet_wait_s"] = wait_quiet()
     workdir = tempfile.mkdtemp(prefix="gh-http-bench-")
     port = free_port()
@@ -229,9 +234,9 @@ def run_point(server, point, rep, seconds, warmup):
             return rec
         if warmup > 0:
             run_wrk(port, path, conns, warmup)
-        cpu0, busy0 = proc_cpu_s(proc.pid), cpu_times()
+        cpu0, busy0 = tree_cpu_s(proc.pid), cpu_times()
         out, client_cpu = run_wrk(port, path, conns, seconds)
-        cpu1, busy1 = proc_cpu_s(proc.pid), cpu_times()
+        cpu1, busy1 = tree_cpu_s(proc.pid), cpu_times()
         rec.update(parse_wrk(out))
         rec["server_cpu_s"] = round(cpu1 - cpu0, 3)
         rec["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / seconds, 1)
@@ -263,29 +268,46 @@ def ratios(records, point, a, b):
     return [ra[k] / rb[k] for k in sorted(ra) if rb.get(k)]
 
 
+def select(only):
+    """The servers whose names contain one of `only`'s comma-separated substrings (all if it
+    is empty), with the baselines of their kinds."""
+    wanted = [o.lower() for o in only.split(",") if o]
+    if not wanted:
+        return list(SERVERS)
+    picked = [s for s in SERVERS if any(o in s["name"].lower() for o in wanted)]
+    kinds = {s["kind"] for s in picked}
+    return [s for s in SERVERS if s in picked or (s.get("baseline") and s["kind"] in kinds)]
+
+
+def baseline_of(kind):
+    return next(s["name"] for s in SERVERS if s["kind"] == kind and s.get("baseline"))
+
+
 def table(records, skipped):
     lines = []
-    for name, _, _, _ in POINTS:
+    for point in POINTS:
+        name = point["name"]
         rows = [r for r in records if r["point"] == name]
-        if not rows:
+        if not rows and not any(s["kind"] == point["kind"] for s in SERVERS if s["name"] in skipped):
             continue
+        base = baseline_of(point["kind"])
         lines.append("")
         lines.append("## " + name)
-        lines.append("%-30s %9s %6s %7s %7s %5s %5s %5s %5s %7s %4s %4s" % (
+        lines.append("%-34s %9s %6s %7s %7s %5s %5s %5s %5s %7s %4s %4s" % (
             "server", "req/s", "ratio", "p50 us", "p99 us", "srv%", "cli%", "CPU0", "CPU1",
             "us/req", "err", "oth%"))
-        for server in (BASELINE, GREENHUB):
+        for server in [s["name"] for s in SERVERS if s["kind"] == point["kind"]]:
             mine = [r for r in rows if r["server"] == server]
             good = [r for r in mine if r.get("ok")]
             if not good:
                 why = mine[0].get("error") if mine else skipped.get(server, "not run")
-                lines.append("%-30s not measured: %s" % (server, why))
+                lines.append("%-34s not measured: %s" % (server, why))
                 continue
-            rs = ratios(records, name, server, BASELINE)
+            rs = ratios(records, name, server, base)
             busy = [med([r["cpu_busy_pct"][k] for r in good if len(r["cpu_busy_pct"]) > k]) for k in (0, 1)]
             per_req = med([r["server_cpu_s"] * 1e6 / r["requests"] for r in good if r.get("requests")])
             note = "" if len(good) == len(mine) else "  (%d of %d runs failed)" % (len(mine) - len(good), len(mine))
-            lines.append("%-30s %9s %6s %7s %7s %5s %5s %5s %5s %7s %4d %4s%s" % (
+            lines.append("%-34s %9s %6s %7s %7s %5s %5s %5s %5s %7s %4d %4s%s" % (
                 server, fmt(med([r["rps"] for r in good])), fmt(med(rs), "{:.2f}"),
                 fmt(med([r["p50_us"] for r in good])), fmt(med([r["p99_us"] for r in good])),
                 fmt(med([r["server_cpu_pct"] for r in good])), fmt(med([r["client_cpu_pct"] for r in good])),
@@ -294,52 +316,66 @@ def table(records, skipped):
                 fmt(med([r.get("foreign_cpu_pct") for r in good])), note))
     lines.append("")
     lines.append("## issue 14 targets (ratio: median over repetitions of the same-repetition ratio)")
-    for what, point, minimum in TARGETS:
-        rs = ratios(records, point, GREENHUB, BASELINE)
+    for what, point, server, versus, minimum in TARGETS:
+        rs = ratios(records, point, server, versus)
         if not rs:
-            lines.append("%-30s %-42s not measured" % (what, point))
+            lines.append("%-36s %-42s not measured" % (what, point))
             continue
         m = statistics.median(rs)
-        lines.append("%-30s %-42s %.2fx  %s (per repetition: %s)" % (
+        lines.append("%-36s %-42s %.2fx  %s (per repetition: %s)" % (
             what, point, m, "met" if m >= minimum else "MISSED", ", ".join("%.2f" % x for x in rs)))
         cli = med([r["client_cpu_pct"] for r in records if r["point"] == point and r.get("ok")])
         cost = {s: med([r["server_cpu_s"] / r["requests"] for r in records if r["point"] == point
                         and r["server"] == s and r.get("ok") and r.get("requests")])
-                for s in (GREENHUB, BASELINE)}
-        if cost[GREENHUB] and cost[BASELINE]:
-            lines.append("%-30s %-42s   server CPU per request %.2f vs %.2f us (%.2fx the cost); "
+                for s in (server, versus)}
+        if cost[server] and cost[versus]:
+            lines.append("%-36s %-42s   server CPU per request %.2f vs %.2f us (%.2fx the cost); "
                          "wrk at %.0f%% of CPU 1%s" % (
-                             "", "", cost[GREENHUB] * 1e6, cost[BASELINE] * 1e6,
-                             cost[GREENHUB] / cost[BASELINE], cli or 0,
+                             "", "", cost[server] * 1e6, cost[versus] * 1e6,
+                             cost[server] / cost[versus], cli or 0,
                              ": client-bound" if (cli or 0) >= 90 else ""))
+    for what, point, server, versus in P99_TARGETS:
+        p99 = {s: med([r["p99_us"] for r in records if r["point"] == point and r["server"] == s
+                       and r.get("ok")]) for s in (server, versus)}
+        if not (p99[server] and p99[versus]):
+            lines.append("%-36s %-42s not measured" % (what, point))
+            continue
+        lines.append("%-36s %-42s %.0f vs %.0f us  %s" % (
+            what, point, p99[server], p99[versus],
+            "met" if p99[server] <= p99[versus] else "MISSED"))
     return lines
 
 
-def run(reps=3, seconds=5.0, warmup=1.0, log=print):
-    """Runs every point `reps` times, servers interleaved. Returns (records, table lines)."""
+def run(reps=3, seconds=5.0, warmup=1.0, log=print, only=""):
+    """Runs every point `reps` times, servers interleaved. Returns (records, table lines).
+    `only`: comma-separated substrings of server names (with the baselines of their kinds)."""
     skipped = {}
     missing = ensure_tools(log)
     if "wrk" in missing:
         return [dict(type="skipped", server="http", why=missing["wrk"])], ["", "## http: not measured: " + missing["wrk"]]
-    if "nginx" in missing:
-        skipped[BASELINE] = missing["nginx"]
-    if not os.access(os.path.join(BUILD, "http_server"), os.X_OK):
-        skipped[GREENHUB] = "build/http_server missing (make examples)"
-    servers = [s for s in (BASELINE, GREENHUB) if s not in skipped]
+    servers = select(only)
+    runnable = []
+    for s in servers:
+        ok, why = s["check"]()
+        if ok:
+            runnable.append(s)
+        else:
+            skipped[s["name"]] = why
+            log("skipping %s: %s" % (s["name"], why))
     make_files()
     records = []
     reruns = 6
     for rep in range(reps):
         for point in POINTS:
-            for server in servers:
+            for server in [s for s in runnable if s["kind"] == point["kind"]]:
                 rec = run_point(server, point, rep, seconds, warmup)
                 if (rec.get("foreign_cpu_pct") or 0) > 12 and reruns > 0:
                     reruns -= 1  # another job took CPU time meanwhile: run it once more
-                    log("rep %d  %-42s %-30s rerun (%.0f%% of a CPU went to other jobs)" % (
-                        rep + 1, point[0], server, rec["foreign_cpu_pct"]))
+                    log("rep %d  %-42s %-34s rerun (%.0f%% of a CPU went to other jobs)" % (
+                        rep + 1, point["name"], server["name"], rec["foreign_cpu_pct"]))
                     rec = run_point(server, point, rep, seconds, warmup)
                 records.append(rec)
-                log("rep %d  %-42s %-30s %s" % (rep + 1, point[0], server, (
+                log("rep %d  %-42s %-34s %s" % (rep + 1, point["name"], server["name"], (
                     "%.0f req/s, p99 %s us, srv cpu %s%%, wrk cpu %s%%" % (
                         rec["rps"], fmt(rec.get("p99_us")), rec["server_cpu_pct"], rec["client_cpu_pct"]))
                     if rec.get("ok") else "FAILED: %s" % rec.get("error")))
@@ -353,10 +389,11 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--json", help="also write the records there, one JSON object per line")
     ap.add_argument("--no-build", action="store_true", help="do not run `make examples` first")
+    ap.add_argument("--only", default="", help="comma-separated substrings of server names")
     args = ap.parse_args()
     if not args.no_build:
         subprocess.run(["make", "examples"], cwd=ROOT, check=True, timeout=900)
-    records, lines = run(args.reps, args.seconds, args.warmup)
+    records, lines = run(args.reps, args.seconds, args.warmup, only=args.only)
     if args.json:
         with open(args.json, "w") as f:
             for r in records:

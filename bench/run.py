@@ -21,8 +21,9 @@ Results: bench/results/<timestamp>.json (JSON lines, one object per measurement,
 describing the machine) and a table on stdout (also saved as <timestamp>.txt).
 
   * http: build/http_server against nginx (one worker, sendfile) serving a file with keep-alive,
+    and hello-world WSGI through greenhub.wsgi against eventlet.wsgi and Granian (one worker),
     loaded by wrk (bench/http_bench.py, runnable on its own; it installs nginx and wrk with
-    apt-get when they are missing).
+    apt-get when they are missing; its rows are benchmarks.py's HTTP_*).
 
 usage: python3 bench/run.py [--reps N] [--seconds S] [--warmup S] [--only NAME,...]
                             [--skip-micro] [--skip-macro] [--skip-http] [--no-pip] [--no-build]
@@ -91,7 +92,8 @@ def main():
     http_lines = []
     if not args.skip_http and not args.skip_macro:
         import http_bench
-        http_recs, http_lines = http_bench.run(args.reps, args.seconds, args.warmup, log)
+        http_recs, http_lines = http_bench.run(args.reps, args.seconds, args.warmup, log,
+                                               only=args.only)
         for r in http_recs:
             results.write(json.dumps(r) + "\n")
     micro = []
