@@ -9,7 +9,7 @@ other greenhub objects (they belong to the hub's thread).
 import itertools
 import threading
 
-from ._hub import ONCE, block, hub
+from ._hub import ONCE, block, hub, os_thread_ident
 from ._lib import GH_TPOOL_FN, lib
 from ._waiter import Waiter
 
@@ -69,7 +69,7 @@ def execute(meth, *args, **kwargs):
     if getattr(_worker, "active", False):
         return meth(*args, **kwargs)
     hub.use()
-    if threading.get_ident() != hub.thread:
+    if os_thread_ident() != hub.thread:
         return meth(*args, **kwargs)
     token = next(_tokens)
     job = _Job(meth, args, kwargs)
