@@ -9,6 +9,7 @@ thread.
 
 import _thread as _real
 import sys
+import types
 
 from .. import greenthread
 from .._hub import current, report_exception
@@ -35,6 +36,10 @@ __patched__ = [
 ]
 if sys.version_info >= (3, 14):
     __patched__.append("set_name")
+
+#: The standard module as it was (a copy: monkey_patch changes the standard one in place).
+original = types.ModuleType("_thread", _real.__doc__)
+original.__dict__.update(vars(_real))
 
 error = _real.error
 TIMEOUT_MAX = _real.TIMEOUT_MAX

@@ -161,4 +161,64 @@ __patched__ = [
 ]
 _copy.current_thread = current_thread
 _copy.currentThread = current_thread
-del _name, sys
+del _name
+
+
+def after_monkey_patch(std):
+    """What monkey_patch() does once it has set ``__patched__`` on the standard module
+    ``std`` (Eventlet's late patch of threading):
+
+    * the standard module's after-fork cleanup does nothing (as the copy's, above);
+    * the import system keeps the real ``_thread`` (its module locks are taken on any OS
+      thread, the thread pool's too: green locks would be wrong there);
+    * the RLocks made before the patch that modules hold (``logging``'s and its handlers')
+      become green ones: a green thread holding a real RLock while it waits would let every
+      other green thread in too (they share its OS thread, hence its owner).
+    """
+    std._after_fork.__code__ = _noop.__code__
+    import importlib._bootstrap
+
+    importlib._bootstrap._thread = _thread.original
+    _green_existing_rlocks(type(_thread.original.RLock()))
+
+
+def _green_existing_rlocks(rlock_type):
+    """Replaces each ``rlock_type`` instance reachable from a module's globals (through dicts,
+    lists and object attributes) by a green RLock held the same way."""
+    seen = set()
+    done = {}
+
+    def upgrade(old):
+        pair = done.get(id(old))  # (old, new): old kept alive, so that its id stays its own
+        if pair is None:
+            pair = done[id(old)] = (old, RLock())
+            while old._is_owned():  # held by the main program: hold the new one as often
+                old.release()
+                pair[1].acquire()
+        return pair[1]
+
+    def walk(obj, depth):
+        if depth > 8 or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, (dict, list)):
+            items = list(obj.items()) if isinstance(obj, dict) else list(zip(range(len(obj)), obj))  # (enumerate is threading's here)
+            setter = obj.__setitem__
+        else:
+            try:
+                items = list(vars(obj).items())
+            except TypeError:
+                return
+
+            def setter(key, value):
+                setattr(obj, key, value)
+
+        for key, value in items:
+            if type(value) is rlock_type:
+                setter(key, upgrade(value))
+            elif isinstance(value, (dict, list)) or hasattr(value, "__dict__"):
+                walk(value, depth + 1)
+
+    for module in list(sys.modules.values()):
+        if module is not None and not getattr(module, "__name__", "").startswith("greenhub"):
+            walk(module, 0)
