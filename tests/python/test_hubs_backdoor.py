@@ -20,8 +20,11 @@ def test_timers_fire_together_and_cancel(eventlet):
     assert sub(eventlet, "hubs").get_hub() is hub
     fired = []
     t0 = time.monotonic()
-    timers = [hub.schedule_call_global(T, lambda i, k=None: fired.append((i, k, time.monotonic() - t0)), i, k=i)
-              for i in range(N)]
+
+    def fire(i, k=None):
+        fired.append((i, k, time.monotonic() - t0))
+
+    timers = [hub.schedule_call_global(T, fire, i, k=i) for i in range(N)]
     timers[5].cancel()
     eventlet.sleep(T + 0.3)
     assert sorted(f[0] for f in fired) == [i for i in range(N) if i != 5]
