@@ -1,0 +1,115 @@
+"""The standard ``subprocess`` module with a green ``Popen`` (Eventlet's
+``eventlet.green.subprocess``): its pipes are green files, ``wait(timeout)`` and
+``communicate(input, timeout)`` wait only the calling green thread, and ``run``, ``call``,
+``check_call``, ``check_output``, ``getoutput`` and ``getstatusoutput`` use it. The
+exceptions (``TimeoutExpired``, ``CalledProcessError``) are the standard ones.
+
+``communicate`` feeds and drains the pipes in green threads of their own; after a
+TimeoutExpired, calling it again goes on with them (the output so far is kept).
+"""
+
+import io
+import os as _os
+import subprocess as _real
+import time as _time
+import types
+
+from .. import greenthread
+from .._fdwait import GreenPipe
+from ..timeout import Timeout
+from . import os as _green_os
+
+__patched__ = ["Popen", "call", "check_call", "check_output", "run", "getoutput",
+               "getstatusoutput"]
+
+globals().update(
+    {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
+)
+__all__ = list(_real.__all__)
+
+
+def _read_all(f):
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+class Popen(_real.Popen):
+    """subprocess.Popen whose pipes and waits are green."""
+
+    def __init__(self, args, bufsize=-1, *more, **kwargs):
+        _real.Popen.__init__(self, args, bufsize, *more, **kwargs)
+        self._green_io = None  # communicate()'s green threads, once started
+        for name in ("stdin", "stdout", "stderr"):
+            f = getattr(self, name)
+            if f is not None:
+                setattr(self, name, self._green_file(f, name == "stdin", bufsize))
+
+    def _green_file(self, f, writing, bufsize):
+        """The green equivalent of the standard library's pipe file ``f``, built the way it
+        builds it (buffer size, text mode, line buffering)."""
+        raw = GreenPipe(_os.dup(f.fileno()), "wb" if writing else "rb", 0)
+        f.close()
+        if bufsize == 0 and not self.text_mode:
+            return raw
+        size = io.DEFAULT_BUFFER_SIZE if bufsize in (-1, 1) else bufsize
+        buf = io.BufferedWriter(raw, size) if writing else io.BufferedReader(raw, size)
+        if not self.text_mode:
+            return buf
+        if writing:
+            return io.TextIOWrapper(buf, write_through=True, line_buffering=bufsize == 1,
+                                    encoding=self.encoding, errors=self.errors)
+        return io.TextIOWrapper(buf, encoding=self.encoding, errors=self.errors)
+
+    def _wait(self, timeout):
+        """Waits (green) for the child's exit; TimeoutExpired after ``timeout`` seconds."""
+        if self.returncode is not None:
+            return self.returncode
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - _time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutExpired(self.args, timeout)
+            _green_os.wait_for_exit(self.pid, left)
+        return self.returncode
+
+    def _communicate(self, input, endtime, orig_timeout):
+        jobs = self._green_io
+        if jobs is None:
+            jobs = self._green_io = []
+            if self.stdin and not self._communication_started:
+                jobs.append(("stdin", greenthread.spawn(self._stdin_write, input)))
+            for name in ("stdout", "stderr"):
+                f = getattr(self, name)
+                if f is not None:
+                    jobs.append((name, greenthread.spawn(_read_all, f)))
+        results = {}
+        for name, gt in jobs:
+            timer = Timeout(self._remaining_time(endtime))
+            try:
+                results[name] = gt.wait()
+            except Timeout as t:
+                if t is not timer:
+                    raise
+                raise TimeoutExpired(self.args, orig_timeout) from None
+            finally:
+                timer.cancel()
+        return results.get("stdout"), results.get("stderr")
+
+
+def _with_green_popen(function):
+    """The standard library's ``function`` with this module's globals (so its Popen)."""
+    copy = types.FunctionType(function.__code__, globals(), function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__doc__ = function.__doc__
+    return copy
+
+
+call = _with_green_popen(_real.call)
+check_call = _with_green_popen(_real.check_call)
+check_output = _with_green_popen(_real.check_output)
+run = _with_green_popen(_real.run)
+getoutput = _with_green_popen(_real.getoutput)
+getstatusoutput = _with_green_popen(_real.getstatusoutput)
