@@ -16,20 +16,20 @@ user code to drive: the loop runs whenever the main program or a green thread wa
 import os
 import time
 
+import select as _select
+
 from . import _hub
 from ._errors import GreenletExit
-from ._hub import IO, Greenlet, block, current, hub as _the_hub
-from ._lib import lib
+from ._fdwait import notify_close, trampoline, wait_fd
+from ._hub import Greenlet, current, hub as _the_hub
 from ._waiter import Waiter
-from .timeout import Timeout
 
 __all__ = ["use_hub", "get_hub", "get_default_hub", "trampoline", "notify_close",
            "notify_opened", "IOClosed", "READ", "WRITE", "Hub"]
 
 READ = "read"
 WRITE = "write"
-_POLLIN, _POLLOUT = 0x001, 0x004
-_EVENTS = {READ: _POLLIN, WRITE: _POLLOUT}
+_EVENTS = {READ: _select.POLLIN, WRITE: _select.POLLOUT}
 _LINUX_HUBS = ("epolls", "poll", "selects", "asyncio")
 _OTHER_HUBS = ("kqueue", "pyevent")
 
@@ -123,8 +123,7 @@ class FdListener:
         events = _EVENTS[self.evtype]
         try:
             while not self.spent:
-                if block(lib.gh_wait_fd, (self.fileno, events, -1), IO) is None:
-                    continue
+                wait_fd(self.fileno, events)
                 if not self.spent:
                     self.cb(self.fileno)
                     _hub.sleep(0)  # a callback that reads nothing must not starve the rest
@@ -268,21 +267,6 @@ def use_hub(mod=None):
             raise Exception("selected hub is not available on this system mod=%s" % name)
         if name not in _LINUX_HUBS and "." not in name and ":" not in name:
             raise ModuleNotFoundError("No module named 'eventlet.hubs.%s'" % name)
-
-
-def trampoline(fd, read=None, write=None, timeout=None, timeout_exc=Timeout,
-               mark_as_closed=None):
-    """Waits until ``fd`` (a file descriptor or an object with ``fileno()``) is ready to
-    read or to write; raises ``timeout_exc`` after ``timeout`` seconds (see greenio)."""
-    from .greenio import trampoline as wait
-
-    return wait(fd, read=read, write=write, timeout=timeout, timeout_exc=timeout_exc,
-                mark_as_closed=mark_as_closed)
-
-
-def notify_close(fd):
-    """Says that ``fd`` is about to be closed: waits on it end with IOClosed / EBADF."""
-    lib.gh_notify_close(fd)
 
 
 def notify_opened(fd):
