@@ -27,6 +27,13 @@ __all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched", "i
 PATCHES = {
     "socket": ("socket", "ssl"),  # DNS (getaddrinfo, gethostbyname...) is part of socket
     "select": ("select", "selectors"),
+    "thread": ("_thread", "threading", "queue"),  # threading's late patch: after_monkey_patch
+    "time": ("time",),
+    "os": ("os",),
+    "subprocess": ("subprocess",),
+    "psycopg": ("psycopg2",),  # psycopg2's wait callback, where it is installed
+    "MySQLdb": ("MySQLdb",),  # its connections on the thread pool, where it is installed
+    "builtins": ("builtins",),  # nothing to patch (see greenhub.green.builtins)
 }
 
 #: Keys monkey_patch() leaves alone unless asked for by name (as Eventlet does).
