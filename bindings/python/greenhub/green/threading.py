@@ -18,6 +18,7 @@ interpreter made. The main program's ``get_ident()`` is its OS thread's, before 
 
 import sys
 import threading as _std
+from types import ModuleType as _ModuleType
 
 from .. import patcher
 from .._hub import current, root
@@ -216,6 +217,8 @@ def _green_existing_rlocks(rlock_type):
         for key, value in items:
             if type(value) is rlock_type:
                 setter(key, upgrade(value))
+            elif isinstance(value, _ModuleType):
+                continue  # walked from sys.modules, or left alone (greenhub's own)
             elif isinstance(value, (dict, list)) or hasattr(value, "__dict__"):
                 walk(value, depth + 1)
 
