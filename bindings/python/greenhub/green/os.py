@@ -10,19 +10,21 @@ Regular files are read and written at once, as poll(2) says they always can be.
 """
 
 import os as _real
-import select as _select
-import stat as _stat
-import time as _time
-
-from .._fdwait import GreenPipe, wait_fd
-from .._hub import sleep
 
 __patched__ = ["fdopen", "read", "write", "wait", "waitpid"]
 
+# The standard module's names first: this module's own (below) must not be shadowed by them.
 globals().update(
     {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
 )
 __all__ = list(_real.__all__)
+
+import select as _select  # noqa: E402
+import stat as _stat  # noqa: E402
+import time as _time  # noqa: E402
+
+from .._fdwait import GreenPipe, wait_fd  # noqa: E402
+from .._hub import sleep  # noqa: E402
 
 _read, _write, _waitpid, _fstat = _real.read, _real.write, _real.waitpid, _real.fstat
 _POLLIN, _POLLOUT = _select.POLLIN, _select.POLLOUT

@@ -8,24 +8,27 @@ exceptions (``TimeoutExpired``, ``CalledProcessError``) are the standard ones.
 TimeoutExpired, calling it again goes on with them (the output so far is kept).
 """
 
-import io
-import os as _os
 import subprocess as _real
-import time as _time
-import types
-
-from .. import greenthread
-from .._fdwait import GreenPipe
-from ..timeout import Timeout
-from . import os as _green_os
 
 __patched__ = ["Popen", "call", "check_call", "check_output", "run", "getoutput",
                "getstatusoutput"]
 
+# The standard module's names first: this module's own (below) must not be shadowed by them.
 globals().update(
     {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
 )
 __all__ = list(_real.__all__)
+
+import io  # noqa: E402
+import os as _os  # noqa: E402
+import time as _time  # noqa: E402
+import types  # noqa: E402
+
+from .. import greenthread  # noqa: E402
+from .._fdwait import GreenPipe  # noqa: E402
+from ..timeout import Timeout  # noqa: E402
+from . import os as _green_os  # noqa: E402
+_Popen = _real.Popen  # the standard class (monkey_patch puts the green one in its place)
 
 
 def _read_all(f):
@@ -35,11 +38,11 @@ def _read_all(f):
         f.close()
 
 
-class Popen(_real.Popen):
+class Popen(_Popen):
     """subprocess.Popen whose pipes and waits are green."""
 
     def __init__(self, args, bufsize=-1, *more, **kwargs):
-        _real.Popen.__init__(self, args, bufsize, *more, **kwargs)
+        _Popen.__init__(self, args, bufsize, *more, **kwargs)
         self._green_io = None  # communicate()'s green threads, once started
         for name in ("stdin", "stdout", "stderr"):
             f = getattr(self, name)
