@@ -91,9 +91,8 @@ def monkey_patch(os=None, select=None, socket=None, thread=None, time=None, psyc
         for key in wanted:
             if key in _patched:
                 continue
-            for modname, green in _green_modules(key):
-                _patch_module(modname, green)
-            if key in PATCHES:
+            done = [_patch_module(modname, green) for modname, green in _green_modules(key)]
+            if any(done):  # psycopg, MySQLdb: not where the driver is not installed
                 _patched.add(key)
 
 
@@ -101,7 +100,7 @@ def _patch_module(modname, green):
     try:
         mod = importlib.import_module(modname)
     except ImportError:
-        return  # e.g. psycopg2 not installed: nothing to patch
+        return False  # e.g. psycopg2 not installed: nothing to patch
     saved = _saved.setdefault(modname, {})
     for name in getattr(green, "__patched__", ()):
         value = getattr(green, name, None)
@@ -116,6 +115,7 @@ def _patch_module(modname, green):
     after = getattr(green, "after_monkey_patch", None)
     if after is not None:
         after(mod)
+    return True
 
 
 def is_monkey_patched(module):
