@@ -1,23 +1,20 @@
 """eventlet.hubs (the calls user code makes on the hub: timers, fd listeners, use_hub) and
 eventlet.backdoor (a console over a socket), as Eventlet documents them."""
 
-import importlib
 import os
 import time
 
 import pytest
 
+import ghsupport as support
+
 N = 20
 T = 0.2
 
 
-def sub(eventlet, name):
-    return importlib.import_module(eventlet.__name__ + "." + name)
-
-
 def test_timers_fire_together_and_cancel(eventlet):
-    hub = sub(eventlet, "hubs").get_hub()
-    assert sub(eventlet, "hubs").get_hub() is hub
+    hub = support.submodule("hubs").get_hub()
+    assert support.submodule("hubs").get_hub() is hub
     fired = []
     t0 = time.monotonic()
 
@@ -43,7 +40,7 @@ def test_timers_fire_together_and_cancel(eventlet):
 
 
 def test_listeners_call_back_until_removed(eventlet):
-    hubs = sub(eventlet, "hubs")
+    hubs = support.submodule("hubs")
     hub = hubs.get_hub()
     assert hub.READ != hub.WRITE
     r, w = os.pipe()
@@ -77,7 +74,7 @@ def test_listeners_call_back_until_removed(eventlet):
 
 
 def test_use_hub_names(eventlet):
-    hubs = sub(eventlet, "hubs")
+    hubs = support.submodule("hubs")
     for name in ("epolls", "poll", "selects"):
         hubs.use_hub(name)
         assert hubs.get_hub() is not None
@@ -114,7 +111,7 @@ def _console_session(eventlet, port, lines):
 
 
 def test_backdoor_evaluates_for_each_client(eventlet):
-    backdoor = sub(eventlet, "backdoor")
+    backdoor = support.submodule("backdoor")
     server = eventlet.listen(("127.0.0.1", 0))
     port = server.getsockname()[1]
     namespace = {"x": 40, "nap": eventlet.sleep}

@@ -2,11 +2,11 @@
 a timeout, check_output) and ``os`` (pipe reads and writes, waitpid) as documented, waiting
 only the calling green thread: 20 ``sleep 0.2`` children finish in about 0.2 s, not 4 s."""
 
-import importlib
 import time
 
 import pytest
 
+import ghsupport as support
 from patched_support import run_patched
 
 pytestmark = pytest.mark.budget(40)
@@ -190,7 +190,7 @@ def test_os_write_through_a_blocking_pipe(tmp_path):
                            "these children one after another")
 def test_green_subprocess_without_patching(eventlet):
     # Eventlet's ``from eventlet.green import subprocess``, no monkey patching.
-    subprocess = importlib.import_module(eventlet.__name__ + ".green.subprocess")
+    subprocess = support.submodule("green.subprocess")
     t0 = time.monotonic()
     children = [eventlet.spawn(subprocess.check_output, ["sh", "-c", "sleep %s; echo $0" % T, str(i)])
                 for i in range(N)]

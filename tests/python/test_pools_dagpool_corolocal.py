@@ -2,21 +2,18 @@
 orders and results, and that waits suspend only the calling green thread (20 green threads
 each holding an item for T finish in about T when the pool allows 20, not 20 T)."""
 
-import importlib
 import time
 
 import pytest
+
+import ghsupport as support
 
 N = 20
 T = 0.2
 
 
-def sub(eventlet, name):
-    return importlib.import_module(eventlet.__name__ + "." + name)
-
-
 def test_pool_creates_up_to_max_size_and_waiters_get_what_is_put_back(eventlet):
-    pools = sub(eventlet, "pools")
+    pools = support.submodule("pools")
     made = []
     pool = pools.Pool(max_size=N, create=lambda: made.append(1) or len(made))
 
@@ -54,7 +51,7 @@ def test_pool_creates_up_to_max_size_and_waiters_get_what_is_put_back(eventlet):
 
 
 def test_pool_orders_min_size_resize_and_token_pool(eventlet):
-    pools = sub(eventlet, "pools")
+    pools = support.submodule("pools")
     counter = iter(range(100))
     fifo = pools.Pool(min_size=3, max_size=3, create=lambda: next(counter))
     assert fifo.current_size == 3 and fifo.free() == 3
@@ -92,7 +89,7 @@ def test_pool_orders_min_size_resize_and_token_pool(eventlet):
 
 
 def test_dagpool_runs_by_dependencies(eventlet):
-    dagpool = sub(eventlet, "dagpool")
+    dagpool = support.submodule("dagpool")
     started = {}
 
     def node(key, results, delay):
@@ -129,7 +126,7 @@ def test_dagpool_runs_by_dependencies(eventlet):
 
 
 def test_dagpool_propagates_errors(eventlet):
-    dagpool = sub(eventlet, "dagpool")
+    dagpool = support.submodule("dagpool")
 
     def bad(key, results):
         raise ValueError("broken " + key)
@@ -152,7 +149,7 @@ def test_dagpool_propagates_errors(eventlet):
 
 
 def test_corolocal_is_per_green_thread(eventlet):
-    corolocal = sub(eventlet, "corolocal")
+    corolocal = support.submodule("corolocal")
 
     class Counter(corolocal.local):
         def __init__(self, start):

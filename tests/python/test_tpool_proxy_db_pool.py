@@ -2,7 +2,6 @@
 database) as Eventlet documents them: calls through a Proxy run on the thread pool, so 20
 green threads each making a call that blocks its OS thread for T finish in about T."""
 
-import importlib
 import sqlite3
 import threading
 import time
@@ -13,10 +12,6 @@ import ghsupport as support
 
 N = 20
 T = 0.2
-
-
-def sub(eventlet, name):
-    return importlib.import_module(eventlet.__name__ + "." + name)
 
 
 class Blocking:
@@ -114,7 +109,7 @@ def _make_db(path):
 
 
 def test_tpooled_connection_pool(eventlet, tmp_path):
-    db_pool = sub(eventlet, "db_pool")
+    db_pool = support.submodule("db_pool")
     path = str(tmp_path / "db.sqlite")
     _make_db(path)
     pool = db_pool.ConnectionPool(sqlite3, max_size=N, database=path, check_same_thread=False,
@@ -152,7 +147,7 @@ def test_tpooled_connection_pool(eventlet, tmp_path):
 
 
 def test_raw_connection_pool_limits_and_expiry(eventlet, tmp_path):
-    db_pool = sub(eventlet, "db_pool")
+    db_pool = support.submodule("db_pool")
     path = str(tmp_path / "db.sqlite")
     _make_db(path)
     pool = db_pool.RawConnectionPool(sqlite3, max_size=2, database=path)
