@@ -311,3 +311,27 @@ def test_late_patch_keeps_the_main_thread_and_exit_waits(tmp_path):
     assert r["name"] == "MainThread" and r["in_thread"] == [True] and r["enumerated"]
     assert r["_stdout"].rstrip().endswith("last thread done"), r["_stdout"]
     assert "Traceback" not in r["_stderr"] and "Exception" not in r["_stderr"], r["_stderr"]
+
+
+def test_current_thread_in_green_threads_threading_did_not_start(tmp_path):
+    r = run_patched(
+        """
+        import threading, time
+        seen = {}
+        def work(i):
+            me = threading.current_thread()
+            time.sleep(0.05)
+            seen[i] = (me.name, me is threading.current_thread(), me.ident == threading.get_ident())
+            return me
+        gts = [eventlet.spawn(work, i) for i in range(5)]
+        objects = [gt.wait() for gt in gts]
+        t0 = clock()
+        for t in objects:
+            t.join(timeout=1)
+        report(seen=seen, names=len({v[0] for v in seen.values()}), join=clock() - t0,
+               main=threading.current_thread().name)
+        """,
+        tmp_path,
+    )
+    assert all(same and ident for _, same, ident in r["seen"].values()), r["seen"]
+    assert r["names"] == 5 and r["join"] < 0.5 and r["main"] == "MainThread"

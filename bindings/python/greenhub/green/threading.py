@@ -22,6 +22,7 @@ from types import ModuleType as _ModuleType
 
 from .. import patcher
 from .._hub import current, root
+from ..timeout import Timeout
 from . import _thread, time
 
 _own = {k: v for k, v in globals().items() if k.startswith("__")}
@@ -55,7 +56,7 @@ def _noop():
 _copy._after_fork.__code__ = _noop.__code__
 
 get_ident = _thread.get_ident
-Lock = _thread.allocate_lock
+Lock = _thread.LockType  # a class, as threading.Lock is from 3.13 on
 _allocate_lock = _thread.allocate_lock
 RLock = _thread.RLock
 _set_sentinel = _thread._set_sentinel
@@ -84,9 +85,16 @@ class _GreenThread:
         return "<_GreenThread(%s, %r)>" % (self._name, self._g)
 
     def join(self, timeout=None):
-        wait = getattr(self._g, "wait", None)
+        """Waits (at most ``timeout`` seconds) for the green thread to end, as Thread.join."""
+        if self._g is current.thread:
+            raise RuntimeError("cannot join current thread")
+        wait = getattr(self._g, "wait", None)  # a spawn_n thread cannot be waited for
         if wait is not None:
-            return wait()
+            with Timeout(timeout, False):
+                try:
+                    wait()
+                except Exception:
+                    pass  # its exception was reported where it ended, as a Thread's is
 
     @property
     def name(self):
