@@ -9,7 +9,7 @@ from patched_support import run_patched
 pytestmark = pytest.mark.budget(40)
 
 N = 20
-T = 0.3
+T = 0.2
 CONCURRENT = 5 * T
 
 

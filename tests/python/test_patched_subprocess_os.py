@@ -109,7 +109,7 @@ def test_communicate_after_a_timeout_keeps_the_output(tmp_path):
     r = run_patched(
         """
         import subprocess
-        partial = subprocess.Popen(["sh", "-c", "echo early; sleep 5"], stdout=subprocess.PIPE)
+        partial = subprocess.Popen(["sh", "-c", "echo early; exec sleep 5"], stdout=subprocess.PIPE)
         try:
             partial.communicate(timeout=0.3); again = "returned"
         except subprocess.TimeoutExpired:

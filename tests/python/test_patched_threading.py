@@ -9,8 +9,8 @@ from patched_support import run_patched
 pytestmark = pytest.mark.budget(40)
 
 N = 20
-T = 0.3
-# 20 threads each blocking T: one after another that is 20 T = 6 s; together about T.
+T = 0.2
+# 20 threads each blocking T: one after another that is 20 T = 4 s; together about T.
 CONCURRENT = 5 * T
 
 
