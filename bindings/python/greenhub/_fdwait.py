@@ -15,6 +15,10 @@ from ._lib import GhPollFd, lib
 __all__ = ["wait_fd", "poll_fds", "trampoline", "notify_close", "GreenPipe", "shutdown_safe",
            "fileno_of"]
 
+#: os.write as it is before monkey_patch(os=True) (whose green one would wait before each
+#: write of this non-blocking fd).
+_os_write = os.write
+
 POLLIN = _select.POLLIN
 POLLOUT = _select.POLLOUT
 
@@ -121,7 +125,7 @@ class _GreenPipeIO(io.RawIOBase):
     def write(self, b):
         while True:
             try:
-                return os.write(self._fd, b)
+                return _os_write(self._fd, b)
             except BlockingIOError:
                 wait_fd(self._fd, POLLOUT)
 

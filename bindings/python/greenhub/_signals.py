@@ -31,6 +31,10 @@ from ._lib import lib, get_errno
 
 __all__ = ["Watcher", "SIGNALS_IN_ROOT_ONLY"]
 
+#: os.read as it is before monkey_patch(os=True): the drain below must get BlockingIOError on
+#: an empty socket, not wait for data.
+_read = os.read
+
 #: From 3.13 CPython runs signal handlers only in the main thread state (the root's).
 SIGNALS_IN_ROOT_ONLY = sys.version_info >= (3, 13)
 
@@ -94,7 +98,7 @@ class Watcher:
         """True if bytes were read; OSError if the socket is gone."""
         got = False
         try:
-            while os.read(self.fd, 512):
+            while _read(self.fd, 512):
                 got = True
         except BlockingIOError:
             pass
