@@ -31,9 +31,10 @@ from ._lib import lib, get_errno
 
 __all__ = ["Watcher", "SIGNALS_IN_ROOT_ONLY"]
 
-#: os.read as it is before monkey_patch(os=True): the drain below must get BlockingIOError on
-#: an empty socket, not wait for data.
+#: os.read and socket.socketpair as they are before monkey_patch(): the drain below must get
+#: BlockingIOError on an empty socket, not wait for data, and its socket is a plain one.
 _read = os.read
+_socketpair = socket.socketpair
 
 #: From 3.13 CPython runs signal handlers only in the main thread state (the root's).
 SIGNALS_IN_ROOT_ONLY = sys.version_info >= (3, 13)
@@ -55,7 +56,7 @@ class Watcher:
             return None
         if os.environ.get("GREENHUB_NO_SIGNAL_WATCH"):
             return None
-        r, w = socket.socketpair()
+        r, w = _socketpair()
         try:
             w.setblocking(False)
             r.setblocking(False)
