@@ -13,7 +13,7 @@ pytestmark = pytest.mark.budget(40)
 
 N = 20
 T = 0.2
-CONCURRENT = 5 * T
+CONCURRENT = 8 * T  # loose: a loaded machine, 3.14t; one after another is 20 T
 
 
 def test_subprocess_run_and_popen_pipes(tmp_path):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.budget(40)
 N = 20
 T = 0.2
 # 20 threads each blocking T: one after another that is 20 T = 4 s; together about T.
-CONCURRENT = 5 * T
+CONCURRENT = 8 * T  # loose: a loaded machine, 3.14t; one after another is 20 T
 
 
 def test_time_sleep_waits_only_the_calling_green_thread(tmp_path):

@@ -24,7 +24,7 @@ def test_pool_creates_up_to_max_size_and_waiters_get_what_is_put_back(eventlet):
 
     t0 = time.monotonic()
     got = [gt.wait() for gt in [eventlet.spawn(hold) for _ in range(N)]]
-    assert time.monotonic() - t0 < 4 * T
+    assert time.monotonic() - t0 < 10 * T  # one after another: 20 T
     assert sorted(got) == list(range(1, N + 1)) and len(made) == N
     assert pool.free() == N and pool.waiting() == 0
 
@@ -119,7 +119,7 @@ def test_dagpool_runs_by_dependencies(eventlet):
     assert values["c"] == "c(a,b)" and values["a"] == "a" and values["leaf7"] == "leaf7"
     assert values["pre"] == "loaded" and values["ext"] == "outside"
     # a and b (and the 20 leaves) together, then c: 2 T, not 24 T.
-    assert 2 * T - 0.02 <= took < 4 * T, took
+    assert 2 * T - 0.02 <= took < 8 * T, took
     assert pool.running() == 0 and pool.waiting() == 0
     assert pool.get("nothing", "default") == "default"
     assert set(pool.keys()) == set(values)
@@ -170,7 +170,7 @@ def test_corolocal_is_per_green_thread(eventlet):
     t0 = time.monotonic()
     for gt in [eventlet.spawn(work, i) for i in range(N)]:
         gt.wait()
-    assert time.monotonic() - t0 < 4 * T
+    assert time.monotonic() - t0 < 10 * T
     assert {i: v[:2] for i, v in seen.items()} == {i: (i, 10 + i) for i in range(N)}
     assert len({v[2] for v in seen.values()}) == N
     assert data.name == "main" and counter.value == 10

@@ -54,7 +54,7 @@ def test_proxy_runs_methods_on_the_thread_pool(eventlet):
     took = time.monotonic() - t0
     assert [r[0] for r in results] == [2 * i for i in range(N)]
     assert here not in {r[1] for r in results}
-    assert took < 4 * T, f"{N} proxied calls of {T}s took {took:.2f}s: they ran one by one"
+    assert took < 10 * T, f"{N} proxied calls of {T}s took {took:.2f}s: they ran one by one"
     assert proxy.label == "plain attribute"  # plain attributes are read directly
     proxy["new"] = "value"
     assert proxy["new"] == "value" and len(proxy) == 2 and list(proxy) == ["k", "new"]
@@ -129,7 +129,7 @@ def test_tpooled_connection_pool(eventlet, tmp_path):
     values = [gt.wait() for gt in [eventlet.spawn(query, i) for i in range(N)]]
     took = time.monotonic() - t0
     assert values == list(range(N))
-    assert took < 4 * T, f"{N} queries of {T}s through the pool took {took:.2f}s"
+    assert took < 10 * T, f"{N} queries of {T}s through the pool took {took:.2f}s"
     assert pool.free() == N
 
     conn = pool.get()
