@@ -1,7 +1,9 @@
 """Database drivers used as documented after ``eventlet.monkey_patch()``, against real servers
 the tests start (servers_support): redis-py with redis-server, PyMySQL with MariaDB, and
 ``monkey_patch(MySQLdb=True)`` (PyMySQL installed as MySQLdb) with ``db_pool``. 20 green
-threads each waiting T on the server finish in about T, not 20 T; the data is checked."""
+threads each waiting T on the server finish in about T, not 20 T; the data is checked.
+PyMySQL connects with ``ssl_disabled=True``: otherwise each connection loads the system's CA
+certificates (some 0.1 s), which is not what these tests are about."""
 
 import pytest
 
@@ -72,7 +74,7 @@ def test_pymysql(tmp_path, mariadb_port):
         import threading, pymysql
         def connect():
             return pymysql.connect(host="127.0.0.1", port={mariadb_port}, user="root",
-                                   autocommit=False)
+                                   autocommit=False, ssl_disabled=True)
         setup = connect()
         with setup.cursor() as cur:
             cur.execute("CREATE DATABASE IF NOT EXISTS t1")
@@ -115,11 +117,13 @@ def test_mysqldb_patch_and_db_pool(tmp_path, mariadb_port):
         import MySQLdb, importlib
         db_pool = importlib.import_module(eventlet.__name__ + ".db_pool")
         tpool = eventlet.tpool
-        conn = MySQLdb.connect(host="127.0.0.1", port={mariadb_port}, user="root")
+        conn = MySQLdb.connect(host="127.0.0.1", port={mariadb_port}, user="root",
+                               ssl_disabled=True)
         proxied = isinstance(conn, tpool.Proxy)
         conn.close()
         pool = db_pool.RawConnectionPool(MySQLdb, min_size={N}, max_size={N}, host="127.0.0.1",
-                                         port={mariadb_port}, user="root")  # connects now
+                                         port={mariadb_port}, user="root",
+                                         ssl_disabled=True)  # connects now
         def work(i):
             with pool.item() as c:
                 cur = c.cursor()
