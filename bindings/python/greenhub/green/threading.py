@@ -18,6 +18,7 @@ interpreter made. The main program's ``get_ident()`` is its OS thread's, before 
 
 import sys
 import threading as _std
+import types as _types
 from types import ModuleType as _ModuleType
 
 from .. import patcher
@@ -191,6 +192,12 @@ def after_monkey_patch(std):
     _green_existing_rlocks(type(_thread.original.RLock()))
 
 
+#: What the walk below does not enter: modules, and code (classes, functions, methods), where
+#: the locks of logging and the like are not kept, and which are most of what modules hold.
+_NOT_WALKED = (_ModuleType, type, _types.FunctionType, _types.BuiltinFunctionType,
+               _types.MethodType, property, staticmethod, classmethod)
+
+
 def _green_existing_rlocks(rlock_type):
     """Replaces each ``rlock_type`` instance reachable from a module's globals (through dicts,
     lists and object attributes) by a green RLock held the same way."""
@@ -225,8 +232,8 @@ def _green_existing_rlocks(rlock_type):
         for key, value in items:
             if type(value) is rlock_type:
                 setter(key, upgrade(value))
-            elif isinstance(value, _ModuleType):
-                continue  # walked from sys.modules, or left alone (greenhub's own)
+            elif isinstance(value, _NOT_WALKED):
+                continue  # modules are walked from sys.modules (greenhub's are left alone)
             elif isinstance(value, (dict, list)) or hasattr(value, "__dict__"):
                 walk(value, depth + 1)
 
