@@ -44,3 +44,41 @@ def run_patched(code: str, tmp_path, before: str = "", patch: str = "", timeout:
     values["_stderr"] = proc.stderr
     values["_stdout"] = proc.stdout
     return values
+
+
+_SCENARIO = """
+def _scenario_{name}():
+    def report(**values):
+        _results[{name!r}] = values
+
+{body}
+
+
+try:
+    _scenario_{name}()
+except BaseException:
+    import traceback as _traceback
+    _results[{name!r}] = {{"_error": _traceback.format_exc()}}
+"""
+
+
+def run_patched_many(scenarios: dict, tmp_path, before: str = "", patch: str = "",
+                     timeout: float = 60.0):
+    """Runs each of ``scenarios`` (name -> code calling ``report(**values)`` once) one after
+    another in one interpreter, after one monkey_patch(): an interpreter per case would cost
+    more than most cases (greenhub's import alone takes seconds on a loaded 3.14t). Returns
+    name -> values; a case that raised has ``_error`` (its traceback) instead."""
+    parts = ["_results = {}", "_report_all = report"]
+    for name, code in scenarios.items():
+        body = textwrap.indent(textwrap.dedent(code).strip("\n"), "    ")
+        parts.append(_SCENARIO.format(name=name, body=body))
+    parts.append("_report_all(**_results)")
+    return run_patched("\n".join(parts), tmp_path, before=before, patch=patch, timeout=timeout)
+
+
+def scenario(results: dict, name: str) -> dict:
+    """One scenario's values from run_patched_many; fails with its traceback if it raised."""
+    values = results.get(name)
+    assert values is not None, f"scenario {name} reported nothing\n{results.get('_stderr', '')}"
+    assert "_error" not in values, values["_error"]
+    return values

@@ -4,7 +4,7 @@ for T finish in about T, not 20 T; the bounds are loose) and correctness."""
 
 import pytest
 
-from patched_support import run_patched
+from patched_support import run_patched, run_patched_many, scenario
 
 pytestmark = pytest.mark.budget(40)
 
@@ -14,9 +14,14 @@ T = 0.2
 CONCURRENT = 8 * T  # loose: a loaded machine, 3.14t; one after another is 20 T
 
 
-def test_time_sleep_waits_only_the_calling_green_thread(tmp_path):
-    r = run_patched(
-        f"""
+# What the program imported and made before monkey_patch(): the late patch is the usual case.
+BEFORE = """
+import logging, threading, time
+handler = logging.Handler()  # made before the patch (test_late_patch_greens_old_rlocks)
+"""
+
+SCENARIOS = {
+    "time_sleep_waits_only_the_calling_green_thread": f"""
         import time
         slept = []
         def nap():
@@ -27,16 +32,7 @@ def test_time_sleep_waits_only_the_calling_green_thread(tmp_path):
             gt.wait()
         report(elapsed=clock() - t0, slept=slept)
         """,
-        tmp_path,
-        before="import time",
-    )
-    assert len(r["slept"]) == N and min(r["slept"]) >= T - 0.005, r["slept"]
-    assert r["elapsed"] < CONCURRENT, r
-
-
-def test_threads_run_together_and_know_who_they_are(tmp_path):
-    r = run_patched(
-        f"""
+    "threads_run_together_and_know_who_they_are": f"""
         import threading, time
         seen = {{}}
         def work(i):
@@ -55,24 +51,7 @@ def test_threads_run_together_and_know_who_they_are(tmp_path):
                after=threading.active_count(), dead=not any(t.is_alive() for t in threads),
                idents=[t.ident for t in threads])
         """,
-        tmp_path,
-        before="import threading",
-    )
-    assert r["elapsed"] < CONCURRENT, r
-    seen = r["seen"]
-    assert sorted(seen, key=int) == [str(i) for i in range(N)]
-    for i, (name, ident, tident) in seen.items():
-        assert name == "w" + i and ident == tident
-    assert sorted(r["idents"]) == sorted(v[1] for v in seen.values())
-    assert len(set(r["idents"])) == N, "threads share an identity"
-    count, names = r["during"]
-    assert count == N + 1 and "MainThread" in names and "w7" in names, r["during"]
-    assert r["alive"] and r["dead"] and r["after"] == 1
-
-
-def test_lock_excludes_and_rlock_reenters(tmp_path):
-    r = run_patched(
-        f"""
+    "lock_excludes_and_rlock_reenters": f"""
         import threading, time
         lock = threading.Lock()
         inside = [0]; most = [0]; order = []
@@ -107,18 +86,7 @@ def test_lock_excludes_and_rlock_reenters(tmp_path):
         report(elapsed=elapsed, most=most[0], n=len(order), errors=errors, got_it=got_it,
                timed=[plain.acquire(), plain.acquire(timeout=0.05), plain.locked()])
         """,
-        tmp_path,
-    )
-    assert r["n"] == N and r["most"] == 1, r
-    assert r["elapsed"] < CONCURRENT, r
-    assert r["errors"] == ["release", False, "unlocked"], r["errors"]
-    assert r["got_it"] is True
-    assert r["timed"] == [True, False, True]
-
-
-def test_condition_event_semaphore_barrier(tmp_path):
-    r = run_patched(
-        f"""
+    "condition_event_semaphore_barrier": f"""
         import threading, time
         ev = threading.Event()
         woke = []
@@ -178,21 +146,7 @@ def test_condition_event_semaphore_barrier(tmp_path):
                indexes=sorted(p[0] for p in passed), last_arrival=t0 + 0.01 * ({N} - 1),
                first_pass=min(p[1] for p in passed))
         """,
-        tmp_path,
-    )
-    assert len(r["woke_after"]) == N and 0 <= max(r["woke_after"]) < 0.5, r["woke_after"]
-    assert r["timed_out"] is False and r["notified"] is False
-    assert r["got"] == list(range(N))
-    # 20 threads, 5 at a time, each holding it T: 4 rounds (4 T), not 20 T.
-    assert r["most"] == 5 and 4 * T - 0.01 <= r["sem_elapsed"] < 4 * T + 1.0, r
-    assert r["over"] is True
-    assert r["indexes"] == list(range(N))
-    assert r["first_pass"] >= r["last_arrival"] - 0.005, "a thread passed the barrier early"
-
-
-def test_timer_and_local(tmp_path):
-    r = run_patched(
-        f"""
+    "timer_and_local": f"""
         import threading, time
         fired = []
         t0 = clock()
@@ -214,17 +168,7 @@ def test_timer_and_local(tmp_path):
         report(fired=sorted(f[0] for f in fired), when=[f[1] for f in fired], mine=mine,
                main_value=data.value, elapsed=clock() - t0)
         """,
-        tmp_path,
-    )
-    assert r["fired"] == [i for i in range(N) if i != 3]
-    assert min(r["when"]) >= T - 0.005 and max(r["when"]) < CONCURRENT, r["when"]
-    assert r["mine"] == {str(i): i for i in range(N)}
-    assert r["main_value"] == "main"
-
-
-def test_thread_module_start_new_thread(tmp_path):
-    r = run_patched(
-        f"""
+    "thread_module_start_new_thread": f"""
         import _thread, time
         done = _thread.allocate_lock(); done.acquire()
         results = []
@@ -242,19 +186,7 @@ def test_thread_module_start_new_thread(tmp_path):
         report(elapsed=elapsed, results=sorted(results), idents=sorted(idents),
                running=running, after=_thread._count())
         """,
-        tmp_path,
-    )
-    assert r["elapsed"] < CONCURRENT, r
-    assert [i for i, _ in r["results"]] == list(range(N))
-    assert sorted(ident for _, ident in r["results"]) == r["idents"]
-    assert r["running"] == N and r["after"] == 0
-
-
-def test_late_patch_greens_old_rlocks(tmp_path):
-    # logging and a handler made before monkey_patch(): the handler's RLock (made then) still
-    # excludes green threads.
-    r = run_patched(
-        """
+    "late_patch_greens_old_rlocks": """
         import threading, time
         inside = [0]; most = [0]
         class Slow(logging.Handler):
@@ -269,13 +201,98 @@ def test_late_patch_greens_old_rlocks(tmp_path):
         for t in threads: t.join()
         report(most=most[0])
         """,
-        tmp_path,
-        before="""
-        import logging, threading
-        handler = logging.Handler()
+    "current_thread_in_green_threads_threading_did_not_start": """
+        import threading, time
+        seen = {}
+        def work(i):
+            me = threading.current_thread()
+            time.sleep(0.05)
+            seen[i] = (me.name, me is threading.current_thread(), me.ident == threading.get_ident())
+            return me
+        gts = [eventlet.spawn(work, i) for i in range(5)]
+        objects = [gt.wait() for gt in gts]
+        t0 = clock()
+        for t in objects:
+            t.join(timeout=1)
+        report(seen=seen, names=len({v[0] for v in seen.values()}), join=clock() - t0,
+               main=threading.current_thread().name)
         """,
-    )
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every case above, one after another in one interpreter (see run_patched_many)."""
+    return run_patched_many(SCENARIOS, tmp_path_factory.mktemp("scenarios"), before=BEFORE)
+
+
+def test_time_sleep_waits_only_the_calling_green_thread(results):
+    r = scenario(results, "time_sleep_waits_only_the_calling_green_thread")
+    assert len(r["slept"]) == N and min(r["slept"]) >= T - 0.005, r["slept"]
+    assert r["elapsed"] < CONCURRENT, r
+
+
+def test_threads_run_together_and_know_who_they_are(results):
+    r = scenario(results, "threads_run_together_and_know_who_they_are")
+    assert r["elapsed"] < CONCURRENT, r
+    seen = r["seen"]
+    assert sorted(seen, key=int) == [str(i) for i in range(N)]
+    for i, (name, ident, tident) in seen.items():
+        assert name == "w" + i and ident == tident
+    assert sorted(r["idents"]) == sorted(v[1] for v in seen.values())
+    assert len(set(r["idents"])) == N, "threads share an identity"
+    count, names = r["during"]
+    assert count == N + 1 and "MainThread" in names and "w7" in names, r["during"]
+    assert r["alive"] and r["dead"] and r["after"] == 1
+
+
+def test_lock_excludes_and_rlock_reenters(results):
+    r = scenario(results, "lock_excludes_and_rlock_reenters")
+    assert r["n"] == N and r["most"] == 1, r
+    assert r["elapsed"] < CONCURRENT, r
+    assert r["errors"] == ["release", False, "unlocked"], r["errors"]
+    assert r["got_it"] is True
+    assert r["timed"] == [True, False, True]
+
+
+def test_condition_event_semaphore_barrier(results):
+    r = scenario(results, "condition_event_semaphore_barrier")
+    assert len(r["woke_after"]) == N and 0 <= max(r["woke_after"]) < 0.5, r["woke_after"]
+    assert r["timed_out"] is False and r["notified"] is False
+    assert r["got"] == list(range(N))
+    assert r["most"] == 5 and 4 * T - 0.01 <= r["sem_elapsed"] < 4 * T + 1.0, r
+    assert r["over"] is True
+    assert r["indexes"] == list(range(N))
+    assert r["first_pass"] >= r["last_arrival"] - 0.005, "a thread passed the barrier early"
+
+
+def test_timer_and_local(results):
+    r = scenario(results, "timer_and_local")
+    assert r["fired"] == [i for i in range(N) if i != 3]
+    assert min(r["when"]) >= T - 0.005 and max(r["when"]) < CONCURRENT, r["when"]
+    assert r["mine"] == {str(i): i for i in range(N)}
+    assert r["main_value"] == "main"
+
+
+def test_thread_module_start_new_thread(results):
+    r = scenario(results, "thread_module_start_new_thread")
+    assert r["elapsed"] < CONCURRENT, r
+    assert [i for i, _ in r["results"]] == list(range(N))
+    assert sorted(ident for _, ident in r["results"]) == r["idents"]
+    assert r["running"] == N and r["after"] == 0
+
+
+def test_late_patch_greens_old_rlocks(results):
+    # logging and a handler made before monkey_patch(): the handler's RLock (made then) still
+    # excludes green threads.
+    r = scenario(results, "late_patch_greens_old_rlocks")
     assert r["most"] == 1, "the handler's lock let two green threads in"
+
+
+def test_current_thread_in_green_threads_threading_did_not_start(results):
+    r = scenario(results, "current_thread_in_green_threads_threading_did_not_start")
+    assert all(same and ident for _, same, ident in r["seen"].values()), r["seen"]
+    assert r["names"] == 5 and r["join"] < 0.5 and r["main"] == "MainThread"
 
 
 @pytest.mark.greenhub_only(
@@ -311,27 +328,3 @@ def test_late_patch_keeps_the_main_thread_and_exit_waits(tmp_path):
     assert r["name"] == "MainThread" and r["in_thread"] == [True] and r["enumerated"]
     assert r["_stdout"].rstrip().endswith("last thread done"), r["_stdout"]
     assert "Traceback" not in r["_stderr"] and "Exception" not in r["_stderr"], r["_stderr"]
-
-
-def test_current_thread_in_green_threads_threading_did_not_start(tmp_path):
-    r = run_patched(
-        """
-        import threading, time
-        seen = {}
-        def work(i):
-            me = threading.current_thread()
-            time.sleep(0.05)
-            seen[i] = (me.name, me is threading.current_thread(), me.ident == threading.get_ident())
-            return me
-        gts = [eventlet.spawn(work, i) for i in range(5)]
-        objects = [gt.wait() for gt in gts]
-        t0 = clock()
-        for t in objects:
-            t.join(timeout=1)
-        report(seen=seen, names=len({v[0] for v in seen.values()}), join=clock() - t0,
-               main=threading.current_thread().name)
-        """,
-        tmp_path,
-    )
-    assert all(same and ident for _, same, ident in r["seen"].values()), r["seen"]
-    assert r["names"] == 5 and r["join"] < 0.5 and r["main"] == "MainThread"
