@@ -4,7 +4,7 @@ blocking T finish in about T; the bounds are loose)."""
 
 import pytest
 
-from patched_support import run_patched
+from patched_support import run_patched, run_patched_many, scenario
 
 pytestmark = pytest.mark.budget(40)
 
@@ -13,9 +13,13 @@ T = 0.2
 CONCURRENT = 8 * T  # loose: a loaded machine, 3.14t; one after another is 20 T
 
 
-def test_queue_get_and_put_wait_green(tmp_path):
-    r = run_patched(
-        f"""
+# What the program imported before monkey_patch(): the late patch is the usual case.
+BEFORE = """
+import concurrent.futures, queue, threading
+"""
+
+SCENARIOS = {
+    "queue_get_and_put_wait_green": f"""
         import queue, threading, time
         q = queue.Queue()
         got = []
@@ -64,20 +68,7 @@ def test_queue_get_and_put_wait_green(tmp_path):
                order=order, late=late, simple_waited=simple_waited,
                simple_empty=simple.empty())
         """,
-        tmp_path,
-        before="import queue",
-    )
-    assert r["got"] == list(range(N)) and r["latency"] < 0.5, r
-    assert T - 0.01 <= r["put_waited"] < CONCURRENT, r
-    assert r["full"] and r["empty"] and r["size"] == 100
-    assert r["order"] == [[2, 1, 3], [1, 2, 3], [3, 1, 2]]
-    assert r["late"] == "late" and T - 0.05 <= r["simple_waited"] < CONCURRENT
-    assert r["simple_empty"] is True
-
-
-def test_thread_pool_executor(tmp_path):
-    r = run_patched(
-        f"""
+    "thread_pool_executor": f"""
         import concurrent.futures as cf, threading, time
         def job(i):
             time.sleep({T})
@@ -109,14 +100,31 @@ def test_thread_pool_executor(tmp_path):
                completed=len(done_order), mapped=mapped, map_elapsed=map_elapsed,
                timed_out=timed_out, workers=threading.active_count())
         """,
-        tmp_path,
-        before="import concurrent.futures, threading",
-    )
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every case above, one after another in one interpreter (see run_patched_many)."""
+    return run_patched_many(SCENARIOS, tmp_path_factory.mktemp("scenarios"), before=BEFORE)
+
+
+def test_queue_get_and_put_wait_green(results):
+    r = scenario(results, "queue_get_and_put_wait_green")
+    assert r["got"] == list(range(N)) and r["latency"] < 0.5, r
+    assert T - 0.01 <= r["put_waited"] < CONCURRENT, r
+    assert r["full"] and r["empty"] and r["size"] == 100
+    assert r["order"] == [[2, 1, 3], [1, 2, 3], [3, 1, 2]]
+    assert r["late"] == "late" and T - 0.05 <= r["simple_waited"] < CONCURRENT
+    assert r["simple_empty"] is True
+
+
+def test_thread_pool_executor(results):
+    r = scenario(results, "thread_pool_executor")
     assert r["elapsed"] < CONCURRENT, r
     assert r["results"] == {str(i): i * i for i in range(N) if i != 7}
     assert r["error"] == [7, "seven"] and r["completed"] == N
     assert r["names"] == ["pool"]
-    # 16 jobs of 50 ms on 4 workers: 4 rounds, 0.2 s, not 0.8 s.
     assert r["mapped"] == list(range(1, 17)) and 0.19 <= r["map_elapsed"] < 0.6, r
     assert r["timed_out"] is True
     assert r["workers"] == 1, "the executors' threads did not end at shutdown"

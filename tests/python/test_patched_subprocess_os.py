@@ -7,7 +7,7 @@ import time
 import pytest
 
 import ghsupport as support
-from patched_support import run_patched
+from patched_support import run_patched, run_patched_many, scenario
 
 pytestmark = pytest.mark.budget(40)
 
@@ -16,9 +16,13 @@ T = 0.2
 CONCURRENT = 8 * T  # loose: a loaded machine, 3.14t; one after another is 20 T
 
 
-def test_subprocess_run_and_popen_pipes(tmp_path):
-    r = run_patched(
-        f"""
+# What the program imported before monkey_patch(): the late patch is the usual case.
+BEFORE = """
+import os, subprocess
+"""
+
+SCENARIOS = {
+    "subprocess_run_and_popen_pipes": f"""
         import subprocess, threading
         t0 = clock()
         runs = [eventlet.spawn(subprocess.run, ["sleep", "{T}"]) for _ in range({N})]
@@ -51,21 +55,7 @@ def test_subprocess_run_and_popen_pipes(tmp_path):
                echoed=echoed == big, lines=lines, ticks=len(ticks),
                text=subprocess.check_output(["echo", "hi"], text=True))
         """,
-        tmp_path,
-        before="import subprocess",
-        timeout=40,
-    )
-    assert r["codes"] == [0] * N and r["run_elapsed"] < CONCURRENT, r
-    assert r["popen_elapsed"] < CONCURRENT, r
-    assert r["outs"] == [["out %d\n" % i, "err %d\n" % i, 0] for i in range(N)]
-    assert r["echoed"] is True
-    assert r["lines"] == ["line1\n", "line2\n", "line3\n"] and r["ticks"] == 10
-    assert r["text"] == "hi\n"
-
-
-def test_subprocess_timeouts_and_errors(tmp_path):
-    r = run_patched(
-        """
+    "subprocess_timeouts_and_errors": """
         import subprocess
         ticks = []
         def tick():
@@ -93,38 +83,7 @@ def test_subprocess_timeouts_and_errors(tmp_path):
         ticker.wait()
         report(waited=waited, during=during, killed=killed, run_timeout=run_timeout, err=err)
         """,
-        tmp_path,
-    )
-    assert isinstance(r["waited"], float) and 0.29 <= r["waited"] < 1.0, r
-    assert r["during"] >= 10, "the hub did not run while wait(timeout) waited"
-    assert r["killed"] == -9
-    assert isinstance(r["run_timeout"], list) and r["run_timeout"][0] < 1.5, r
-    assert 0 < r["run_timeout"][1] <= 0.3  # what was left of it when the wait began
-    assert r["err"] == [True, 1]
-
-
-@pytest.mark.greenhub_only("Eventlet's communicate() raises a TimeoutExpired of its own copy of "
-                           "subprocess, which except subprocess.TimeoutExpired does not catch")
-def test_communicate_after_a_timeout_keeps_the_output(tmp_path):
-    r = run_patched(
-        """
-        import subprocess
-        partial = subprocess.Popen(["sh", "-c", "echo early; exec sleep 5"], stdout=subprocess.PIPE)
-        try:
-            partial.communicate(timeout=0.3); again = "returned"
-        except subprocess.TimeoutExpired:
-            partial.kill()
-            again = partial.communicate()[0].decode()
-        report(again=again, code=partial.returncode)
-        """,
-        tmp_path,
-    )
-    assert r["again"] == "early\n" and r["code"] == -9
-
-
-def test_os_pipes_and_waitpid(tmp_path):
-    r = run_patched(
-        f"""
+    "os_pipes_and_waitpid": f"""
         import os, subprocess
         pipes = [os.pipe() for _ in range({N})]
         got = {{}}
@@ -150,13 +109,60 @@ def test_os_pipes_and_waitpid(tmp_path):
                codes=sorted(set(os.waitstatus_to_exitcode(s[1]) for s in statuses)),
                waited=waited, wait=[any_pid == pid, os.waitstatus_to_exitcode(status)])
         """,
-        tmp_path,
-        before="import os",
-    )
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every case above, one after another in one interpreter (see run_patched_many)."""
+    return run_patched_many(SCENARIOS, tmp_path_factory.mktemp("scenarios"), before=BEFORE)
+
+
+def test_subprocess_run_and_popen_pipes(results):
+    r = scenario(results, "subprocess_run_and_popen_pipes")
+    assert r["codes"] == [0] * N and r["run_elapsed"] < CONCURRENT, r
+    assert r["popen_elapsed"] < CONCURRENT, r
+    assert r["outs"] == [["out %d\n" % i, "err %d\n" % i, 0] for i in range(N)]
+    assert r["echoed"] is True
+    assert r["lines"] == ["line1\n", "line2\n", "line3\n"] and r["ticks"] == 10
+    assert r["text"] == "hi\n"
+
+
+def test_subprocess_timeouts_and_errors(results):
+    r = scenario(results, "subprocess_timeouts_and_errors")
+    assert isinstance(r["waited"], float) and 0.29 <= r["waited"] < 1.0, r
+    assert r["during"] >= 10, "the hub did not run while wait(timeout) waited"
+    assert r["killed"] == -9
+    assert isinstance(r["run_timeout"], list) and r["run_timeout"][0] < 1.5, r
+    assert 0 < r["run_timeout"][1] <= 0.3
+    assert r["err"] == [True, 1]
+
+
+def test_os_pipes_and_waitpid(results):
+    r = scenario(results, "os_pipes_and_waitpid")
     assert r["got"] == sorted("data %d" % i for i in range(N)) and r["latency"] < 0.5, r
     assert r["pids"] and r["codes"] == [0]
     assert r["waited"] < CONCURRENT, r
     assert r["wait"] == [True, 3]
+
+
+@pytest.mark.greenhub_only("Eventlet's communicate() raises a TimeoutExpired of its own copy of "
+                           "subprocess, which except subprocess.TimeoutExpired does not catch")
+def test_communicate_after_a_timeout_keeps_the_output(tmp_path):
+    r = run_patched(
+        """
+        import subprocess
+        partial = subprocess.Popen(["sh", "-c", "echo early; exec sleep 5"], stdout=subprocess.PIPE)
+        try:
+            partial.communicate(timeout=0.3); again = "returned"
+        except subprocess.TimeoutExpired:
+            partial.kill()
+            again = partial.communicate()[0].decode()
+        report(again=again, code=partial.returncode)
+        """,
+        tmp_path,
+    )
+    assert r["again"] == "early\n" and r["code"] == -9
 
 
 @pytest.mark.greenhub_only("Eventlet's os.write hands a blocking pipe the whole buffer: the OS "
