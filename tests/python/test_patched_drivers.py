@@ -57,7 +57,8 @@ def test_redis_py(tmp_path, redis_port):
         client.set("key", "value")
         report(elapsed=elapsed, popped=sorted(set(map(repr, popped.values()))),
                counter=int(client.get("counter")), got=sorted(got),
-               value=client.get("key").decode(), connections=len(client.connection_pool._available_connections))
+               value=client.get("key").decode(),
+               connections=len(client.connection_pool._available_connections))
         """,
         tmp_path,
         before="import socket, threading",

@@ -198,7 +198,8 @@ def test_green_subprocess_without_patching(eventlet):
     # Eventlet's ``from eventlet.green import subprocess``, no monkey patching.
     subprocess = support.submodule("green.subprocess")
     t0 = time.monotonic()
-    children = [eventlet.spawn(subprocess.check_output, ["sh", "-c", "sleep %s; echo $0" % T, str(i)])
+    script = "sleep %s; echo $0" % T
+    children = [eventlet.spawn(subprocess.check_output, ["sh", "-c", script, str(i)])
                 for i in range(N)]
     outs = [gt.wait() for gt in children]
     assert outs == [b"%d\n" % i for i in range(N)]

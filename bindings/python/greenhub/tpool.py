@@ -174,7 +174,8 @@ class Proxy:
     def __getattr__(self, name):
         value = getattr(self._obj, name)
         if not callable(value):
-            if (self._autowrap and isinstance(value, self._autowrap)) or name in self._autowrap_names:
+            wrapped_type = self._autowrap and isinstance(value, self._autowrap)
+            if wrapped_type or name in self._autowrap_names:
                 return Proxy(value, self._autowrap)
             return value
         wrap_result = name in self._autowrap_names

@@ -109,7 +109,9 @@ def _make_thread_handle(ident):
 
 def _get_main_thread_ident():
     # The main program's get_ident() is its OS thread's, which the standard module reports.
-    return _real._get_main_thread_ident() if hasattr(_real, "_get_main_thread_ident") else get_ident()
+    if hasattr(_real, "_get_main_thread_ident"):
+        return _real._get_main_thread_ident()
+    return get_ident()
 
 
 def _set_sentinel():

@@ -218,7 +218,10 @@ def _green_existing_rlocks(rlock_type):
             return
         seen.add(id(obj))
         if isinstance(obj, (dict, list)):
-            items = list(obj.items()) if isinstance(obj, dict) else list(zip(range(len(obj)), obj))  # (enumerate is threading's here)
+            if isinstance(obj, dict):
+                items = list(obj.items())
+            else:  # (enumerate is threading's here)
+                items = list(zip(range(len(obj)), obj))
             setter = obj.__setitem__
         else:
             try:
