@@ -22,8 +22,8 @@ are the one place the shim calls the library's waits without ``block()``: they a
 
 import errno
 import os
+import _socket
 import signal
-import socket
 import sys
 import threading
 
@@ -51,7 +51,8 @@ class Watcher:
             return None
         if os.environ.get("GREENHUB_NO_SIGNAL_WATCH"):
             return None
-        r, w = socket.socketpair()
+        # _socket's own pair: socket.socketpair() makes green sockets after monkey_patch().
+        r, w = _socket.socketpair()
         try:
             w.setblocking(False)
             r.setblocking(False)

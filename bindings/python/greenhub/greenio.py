@@ -311,7 +311,7 @@ class GreenSocket(SocketCalls):
         from . import tpool
 
         infos = tpool.execute(
-            socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
+            _socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
         )
         if not infos:
             raise gaierror(socket.EAI_NONAME)
