@@ -160,9 +160,7 @@ class GreenSocket(SocketCalls):
         if h:
             self._h = 0
             if _get_ident() == hub.thread:
-                # select()/poll() waits on the fd hold a duplicate of it: end them (EBADF).
-                lib.gh_notify_close(lib.gh_fileno(h))
-                lib.gh_close(h)
+                lib.gh_close(h)  # select()/poll() waits on its fd end too (EBADF)
             else:
                 hub.defer_close(h)
 
