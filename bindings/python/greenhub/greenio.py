@@ -128,7 +128,8 @@ class GreenSocket(SocketCalls):
         if isinstance(family, _socket.socket):
             sock = family
         elif isinstance(family, GreenSocket):
-            sock = _socket.socket(family.family, family.type, family.proto, os.dup(family.fileno()))
+            sock = _socket.socket(family.family, family.type, family.proto,
+                                  os.dup(family.fileno()))
         else:
             sock = _socket.socket(family, type, proto, fileno)
         self.family = _enum(sock.family, _AddressFamily)
