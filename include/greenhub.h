@@ -594,7 +594,8 @@ ssize_t gh_sendfile(gh_sock s, int fd, int64_t offset, size_t count);
 int gh_shutdown(gh_sock s, int how);
 
 /**
- * Closes the socket. Threads blocked on it fail with EBADF; the handle becomes stale.
+ * Closes the socket. Threads blocked on it fail with EBADF (gh_poll() and gh_wait_fd() waits
+ * on its fd too); the handle becomes stale.
  */
 int gh_close(gh_sock s);
 
@@ -692,9 +693,10 @@ int gh_wait_fd(int fd, int events, int64_t timeout_ms);
 
 /**
  * Says that the program closes `fd` (call it just before close(2)): every gh_poll() and
- * gh_wait_fd() of this OS thread's hub waiting on it fails with EBADF, and the duplicates
- * they hold are closed now, so the file is released when the program closes its fd.
- * Eventlet's hub.notify_close. EBADF if `fd` is negative.
+ * gh_wait_fd() of this OS thread's hub waiting on the file `fd` names fails with EBADF, and
+ * the duplicates they hold are closed now, so the file is released when the program closes
+ * its fd. A wait on an earlier file whose number `fd` reuses goes on. gh_close() does this
+ * for a green socket's fd. Eventlet's hub.notify_close. EBADF if `fd` is negative.
  */
 int gh_notify_close(int fd);
 

@@ -194,7 +194,8 @@ pub extern "C" fn gh_shutdown(s: gh_sock, how: c_int) -> c_int {
     call(-1, || net::shutdown(handle(s)?, how).map(|()| 0))
 }
 
-/// Closes the socket. Threads blocked on it fail with EBADF; the handle becomes stale.
+/// Closes the socket. Threads blocked on it fail with EBADF (gh_poll() and gh_wait_fd() waits
+/// on its fd too); the handle becomes stale.
 #[no_mangle]
 pub extern "C" fn gh_close(s: gh_sock) -> c_int {
     call(-1, || net::close(handle(s)?).map(|()| 0))

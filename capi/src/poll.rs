@@ -84,9 +84,10 @@ pub extern "C" fn gh_wait_fd(fd: c_int, events: c_int, timeout_ms: i64) -> c_int
 }
 
 /// Says that the program closes `fd` (call it just before close(2)): every gh_poll() and
-/// gh_wait_fd() of this OS thread's hub waiting on it fails with EBADF, and the duplicates
-/// they hold are closed now, so the file is released when the program closes its fd.
-/// Eventlet's hub.notify_close. EBADF if `fd` is negative.
+/// gh_wait_fd() of this OS thread's hub waiting on the file `fd` names fails with EBADF, and
+/// the duplicates they hold are closed now, so the file is released when the program closes
+/// its fd. A wait on an earlier file whose number `fd` reuses goes on. gh_close() does this
+/// for a green socket's fd. Eventlet's hub.notify_close. EBADF if `fd` is negative.
 #[no_mangle]
 pub extern "C" fn gh_notify_close(fd: c_int) -> c_int {
     call(-1, || net::notify_close(fd).map(|()| 0))

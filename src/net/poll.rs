@@ -23,7 +23,7 @@
 //! Closing an fd someone waits on. No kernel interface says "this fd was closed", so the
 //! program says it (Eventlet's `hub.notify_close`): [`notify_close`] ends every wait on that
 //! fd with EBADF and closes their duplicates at once, so the file is released as soon as the
-//! program closes its own fd. Without it a wait goes on on the open file description (never on
+//! program closes its own fd. Closing a green socket does it for the socket's fd. Without it a wait goes on on the open file description (never on
 //! a new file that reuses the number) until it is ready, times out or is killed; nothing spins.
 //!
 //! Readiness is edge-triggered (mio), but a new registration reports the current state once,
@@ -35,7 +35,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::error::{Errno, Result};
-use crate::runtime::{self, Direction, Hub, Wait, Waiter, Wake};
+use crate::runtime::driver::Driver;
+use crate::runtime::{self, Direction, Hub, Sched, Wait, Waiter, Wake};
 use crate::sys;
 
 /// Most file descriptors one [`poll`] takes (EINVAL past it).
@@ -45,9 +46,10 @@ pub const POLL_MAX: usize = 65536;
 /// always reported, as poll(2) does.
 const READ_EVENTS: i16 = libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP;
 
-/// One registered duplicate: the program's fd, our dup of it, its I/O slot.
+/// One registered duplicate: the program's fd, the file it named then, our dup, its I/O slot.
 struct Reg {
     fd: RawFd,
+    file: (u64, u64),
     dup: OwnedFd,
     slot: u64,
 }
@@ -92,7 +94,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> Result<usize
     let outcome = wait_loop(id, fds, deadline);
     runtime::with(|h| {
         if let Some(watch) = take_watch(|w| w.id == id) {
-            release(h, watch.regs);
+            release(&mut h.driver, watch.regs);
         }
         Ok(())
     })?;
@@ -122,9 +124,11 @@ fn register(h: &mut Hub, fds: &[libc::pollfd], deadline: Option<Instant>) -> Res
     let mut regs = Vec::with_capacity(fds.len());
     for p in fds.iter().filter(|p| p.fd >= 0) {
         let added = sys::dup(p.fd).and_then(|dup| {
+            let file = sys::file_id(dup.as_raw_fd())?;
             let slot = h.driver.register(dup.as_raw_fd())?;
             Ok(Reg {
                 fd: p.fd,
+                file,
                 dup,
                 slot,
             })
@@ -132,7 +136,7 @@ fn register(h: &mut Hub, fds: &[libc::pollfd], deadline: Option<Instant>) -> Res
         match added {
             Ok(reg) => regs.push(reg),
             Err(e) => {
-                release(h, regs);
+                release(&mut h.driver, regs);
                 return Err(e);
             }
         }
@@ -140,7 +144,7 @@ fn register(h: &mut Hub, fds: &[libc::pollfd], deadline: Option<Instant>) -> Res
     let waiter = match begin(h, &regs, fds, deadline) {
         Ok(waiter) => waiter,
         Err(e) => {
-            release(h, regs);
+            release(&mut h.driver, regs);
             return Err(e);
         }
     };
@@ -187,7 +191,7 @@ fn rearm(h: &mut Hub, id: u64, fds: &[libc::pollfd], deadline: Option<Instant>) 
             Ok(())
         }
         Err(e) => {
-            release(h, watch.regs);
+            release(&mut h.driver, watch.regs);
             Err(e)
         }
     }
@@ -202,9 +206,9 @@ fn take_watch(pred: impl Fn(&Watch) -> bool) -> Option<Watch> {
 }
 
 /// Deregisters each duplicate, then closes it (dropping it), in that order (see the top).
-fn release(h: &mut Hub, regs: Vec<Reg>) {
+fn release(driver: &mut Driver, regs: Vec<Reg>) {
     for reg in regs {
-        h.driver.deregister(reg.slot, reg.dup.as_raw_fd());
+        driver.deregister(reg.slot, reg.dup.as_raw_fd());
     }
 }
 
@@ -215,10 +219,24 @@ pub fn notify_close(fd: RawFd) -> Result<()> {
         return Err(Errno(libc::EBADF));
     }
     runtime::with(|h| {
-        while let Some(watch) = take_watch(|w| w.regs.iter().any(|r| r.fd == fd)) {
-            h.sched.wake(watch.waiter, Wake::Closed);
-            release(h, watch.regs);
-        }
+        closing(&mut h.sched, &mut h.driver, fd);
         Ok(())
     })
+}
+
+/// [`notify_close`] for a caller that holds the hub's parts: a green socket closing its fd.
+/// Only waits on the file `fd` names now are ended: a wait on an fd closed earlier whose
+/// number `fd` reuses goes on (on its own file). Nothing is asked of the kernel while no
+/// thread waits.
+pub(crate) fn closing(sched: &mut Sched, driver: &mut Driver, fd: RawFd) {
+    if WATCHES.with(|w| w.borrow().live.is_empty()) {
+        return;
+    }
+    // Already closed (announced late): match the number alone.
+    let file = sys::file_id(fd).ok();
+    let named = |r: &Reg| r.fd == fd && file.is_none_or(|f| f == r.file);
+    while let Some(watch) = take_watch(|w| w.regs.iter().any(named)) {
+        sched.wake(watch.waiter, Wake::Closed);
+        release(driver, watch.regs);
+    }
 }

@@ -35,8 +35,10 @@ impl Object for Socket {
         "socket"
     }
 
-    /// Wakes its waiters with EBADF, deregisters, closes the fd.
+    /// Wakes its waiters with EBADF (those of gh_poll on its fd too), deregisters, closes
+    /// the fd.
     fn close(self: Box<Self>, cx: &mut Cx<'_>) {
+        super::poll::closing(cx.sched, cx.driver, self.raw());
         // Deregister before close: epoll would otherwise keep the registration of a dup'd fd.
         let waiters = cx.driver.deregister(self.io, self.raw());
         cx.sched

@@ -19,3 +19,14 @@ pub(crate) fn dup(fd: RawFd) -> Result<OwnedFd> {
     // SAFETY: `new` was just returned by fcntl(2) and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
+
+/// What names the open file `fd` refers to (device and inode, from fstat(2)): two fds name
+/// the same file if these agree.
+pub(crate) fn file_id(fd: RawFd) -> Result<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is valid for writes of one stat; fstat fills it on success.
+    retry(|| unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev, st.st_ino))
+}

@@ -228,3 +228,29 @@ TEST(poll_many_fds) {
   close(p2[1]);
   gh_deadline_pop();
 }
+
+TEST(wait_fd_on_a_green_socket_closed) {
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  gh_sock a, b;
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  struct fd_waiter w = {gh_fileno(a), POLLIN, -1, -2, 0, 0};
+  gh_thread t = gh_spawn(fd_waiter_body, &w);
+  REQUIRE(t > 0);
+  CHECK_EQ(gh_sleep(20), 0);
+  CHECK_EQ(w.rc, -2);
+  CHECK_EQ(gh_close(a), 0); /* closing the green socket ends waits on its fd */
+  int st;
+  CHECK_EQ(gh_join(t, &st), 0);
+  CHECKF(w.rc == -1 && w.err == EBADF, "socket closed: rc=%d errno=%s", w.rc,
+         th_errname(w.err));
+  CHECKF(w.el < 500, "the waiter took %.0f ms to wake", w.el);
+  /* b sees the close at once: the wait's duplicate did not keep the connection open. */
+  CHECK_EQ(gh_settimeout(b, 1000), 0);
+  char c;
+  CHECK_EQ(gh_recv(b, &c, 1), 0);
+  gh_close(b);
+  gh_deadline_pop();
+}

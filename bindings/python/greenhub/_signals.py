@@ -22,8 +22,8 @@ are the one place the shim calls the library's waits without ``block()``: they a
 
 import errno
 import os
+import _socket
 import signal
-import socket
 import sys
 import threading
 
@@ -31,10 +31,9 @@ from ._lib import lib, get_errno
 
 __all__ = ["Watcher", "SIGNALS_IN_ROOT_ONLY"]
 
-#: os.read and socket.socketpair as they are before monkey_patch(): the drain below must get
-#: BlockingIOError on an empty socket, not wait for data, and its socket is a plain one.
+#: os.read as it is before monkey_patch(os=True): the drain below must get BlockingIOError on
+#: an empty socket, not wait for data.
 _read = os.read
-_socketpair = socket.socketpair
 
 #: From 3.13 CPython runs signal handlers only in the main thread state (the root's).
 SIGNALS_IN_ROOT_ONLY = sys.version_info >= (3, 13)
@@ -56,7 +55,8 @@ class Watcher:
             return None
         if os.environ.get("GREENHUB_NO_SIGNAL_WATCH"):
             return None
-        r, w = _socketpair()
+        # _socket's own pair: socket.socketpair() makes green sockets after monkey_patch().
+        r, w = _socket.socketpair()
         try:
             w.setblocking(False)
             r.setblocking(False)

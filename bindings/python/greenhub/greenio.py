@@ -128,7 +128,8 @@ class GreenSocket(SocketCalls):
         if isinstance(family, _socket.socket):
             sock = family
         elif isinstance(family, GreenSocket):
-            sock = _socket.socket(family.family, family.type, family.proto, os.dup(family.fileno()))
+            sock = _socket.socket(family.family, family.type, family.proto,
+                                  os.dup(family.fileno()))
         else:
             sock = _socket.socket(family, type, proto, fileno)
         self.family = _enum(sock.family, _AddressFamily)
@@ -160,9 +161,7 @@ class GreenSocket(SocketCalls):
         if h:
             self._h = 0
             if _get_ident() == hub.thread:
-                # select()/poll() waits on the fd hold a duplicate of it: end them (EBADF).
-                lib.gh_notify_close(lib.gh_fileno(h))
-                lib.gh_close(h)
+                lib.gh_close(h)  # select()/poll() waits on its fd end too (EBADF)
             else:
                 hub.defer_close(h)
 
@@ -311,7 +310,7 @@ class GreenSocket(SocketCalls):
         from . import tpool
 
         infos = tpool.execute(
-            socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
+            _socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
         )
         if not infos:
             raise gaierror(socket.EAI_NONAME)

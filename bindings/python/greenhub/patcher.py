@@ -19,9 +19,10 @@ socket`` run earlier) keeps the original. So patch first, before importing anyth
 import importlib
 import sys
 import threading
+import types
 
 __all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched", "inject",
-           "PATCHES"]
+           "PATCHES", "copy_names", "rebind"]
 
 #: monkey_patch's key -> the standard-library modules it patches (green: greenhub.green.<name>).
 PATCHES = {
@@ -219,3 +220,26 @@ def import_patched(module_name, *additional_modules, **kw_additional_modules):
     standard library's (see :func:`inject`); ``name=module`` keywords add pairs."""
     return inject(module_name, None,
                   *(additional_modules + tuple(kw_additional_modules.items())))
+
+
+# -- for the green modules ------------------------------------------------------------------
+
+
+def copy_names(std, namespace, skip=()):
+    """Puts every public and private name of module *std* into *namespace* (a green module's
+    globals) but the dunders and those in *skip*: the green module starts as the standard
+    one."""
+    namespace.update({k: v for k, v in vars(std).items()
+                      if k not in skip and not k.startswith("__")})
+
+
+def rebind(func, namespace):
+    """The standard library's function *func* running against *namespace* (a green module's
+    globals): the names it looks up at run time (``socket``, ``getaddrinfo``, ``SSLContext``)
+    are the green module's."""
+    f = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__,
+                           func.__closure__)
+    f.__kwdefaults__ = func.__kwdefaults__
+    f.__doc__ = func.__doc__
+    f.__qualname__ = func.__qualname__
+    return f

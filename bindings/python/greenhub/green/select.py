@@ -10,12 +10,12 @@ import select as _std
 
 from .._fdwait import fileno_of as _fileno_of, poll_fds as _poll_fds
 from .._lib import GhPollFd as _GhPollFd
+from ..patcher import copy_names as _copy_names
 
 __patched__ = ["select", "poll"]
 __deleted__ = ["epoll", "devpoll", "kqueue", "kevent"]
 
-globals().update({k: v for k, v in vars(_std).items()
-                  if k not in __patched__ and k not in __deleted__ and not k.startswith("__")})
+_copy_names(_std, globals(), skip=__patched__ + __deleted__)
 
 _READ = _std.POLLIN | _std.POLLHUP | _std.POLLERR
 _WRITE = _std.POLLOUT | _std.POLLERR

@@ -9,12 +9,12 @@ import selectors as _std
 
 from .._fdwait import poll_fds as _poll_fds
 from .._lib import GhPollFd as _GhPollFd
+from ..patcher import copy_names as _copy_names
 
 __patched__ = ["DefaultSelector", "SelectSelector", "PollSelector"]
 __deleted__ = ["EpollSelector", "DevpollSelector", "KqueueSelector"]
 
-globals().update({k: v for k, v in vars(_std).items()
-                  if k not in __patched__ and k not in __deleted__ and not k.startswith("__")})
+_copy_names(_std, globals(), skip=__patched__ + __deleted__)
 
 _IN, _OUT = _select.POLLIN, _select.POLLOUT
 

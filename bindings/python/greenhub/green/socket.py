@@ -10,6 +10,7 @@ import socket as _std
 import types as _types
 
 from .. import tpool as _tpool
+from ..patcher import copy_names as _copy_names, rebind as _rebind
 from ..greenio import GreenSocket as socket
 
 #: What monkey_patch() sets on the standard module.
@@ -28,8 +29,7 @@ __patched__ = [
 ]
 
 # Everything else of the standard module, as it is (constants, exceptions, inet_* helpers).
-globals().update({k: v for k, v in vars(_std).items()
-                  if k not in __patched__ and not k.startswith("__")})
+_copy_names(_std, globals(), skip=__patched__)
 
 _std_getaddrinfo = _std.getaddrinfo  # the stdlib's wrapper (it returns enum members)
 _std_gethostbyname = _std.gethostbyname
@@ -83,22 +83,12 @@ def getnameinfo(sockaddr, flags):
     return _tpool.execute(_std_getnameinfo, sockaddr, flags)
 
 
-def _rebound(func):
-    """The standard library's *func* running against this module's globals."""
-    f = _types.FunctionType(func.__code__, globals(), func.__name__, func.__defaults__,
-                            func.__closure__)
-    f.__kwdefaults__ = func.__kwdefaults__
-    f.__doc__ = func.__doc__
-    f.__qualname__ = func.__qualname__
-    return f
-
-
 # The standard module's Python functions, making green sockets: create_connection,
 # create_server, socketpair, fromfd, getfqdn, has_dualstack_ipv6, send_fds, recv_fds...
 for _name, _value in list(vars(_std).items()):
     if (isinstance(_value, _types.FunctionType) and _value.__module__ == "socket"
             and _name not in ("getaddrinfo",)):
-        globals()[_name] = _rebound(_value)
+        globals()[_name] = _rebind(_value, globals())
 del _name, _value
 
 SocketType = _std.SocketType

@@ -15,11 +15,11 @@ import errno as _errno
 import os as _os
 import socket as _socket_mod
 import ssl as _std
-import types as _types
 from time import monotonic as _monotonic
 
 from .._fdwait import POLLIN as _POLLIN, POLLOUT as _POLLOUT, wait_fd as _wait_fd
 from ..greenio import GreenSocket as _GreenSocket, _StdSocket
+from ..patcher import copy_names as _copy_names, rebind as _rebind
 from . import socket as _green_socket
 
 # monkey_patch() changes no name of the standard module: its SSLContext and SSLSocket name
@@ -37,8 +37,7 @@ _GREEN_NAMES = ("SSLSocket", "SSLContext", "create_default_context",
                 "_create_unverified_context", "_create_default_https_context",
                 "_create_stdlib_context", "wrap_socket")
 
-globals().update({k: v for k, v in vars(_std).items()
-                  if k not in _GREEN_NAMES and not k.startswith("__")})
+_copy_names(_std, globals(), skip=_GREEN_NAMES)
 
 _StdSSLSocket = _std.SSLSocket
 _StdSSLContext = _std.SSLContext
@@ -207,19 +206,9 @@ class SSLContext(_StdSSLContext):
     sslsocket_class = SSLSocket
 
 
-def _rebound(func):
-    """The standard library's *func* running against this module's globals (its SSLContext
-    is the green one)."""
-    f = _types.FunctionType(func.__code__, globals(), func.__name__, func.__defaults__,
-                            func.__closure__)
-    f.__kwdefaults__ = func.__kwdefaults__
-    f.__doc__ = func.__doc__
-    return f
-
-
-create_default_context = _rebound(_std.create_default_context)
-_create_unverified_context = _rebound(_std._create_unverified_context)
+create_default_context = _rebind(_std.create_default_context, globals())
+_create_unverified_context = _rebind(_std._create_unverified_context, globals())
 _create_stdlib_context = _create_unverified_context
 _create_default_https_context = create_default_context
 # The module-level wrap_socket (gone in 3.12) makes a green context, then wraps.
-wrap_socket = _rebound(_std.wrap_socket) if hasattr(_std, "wrap_socket") else None
+wrap_socket = _rebind(_std.wrap_socket, globals()) if hasattr(_std, "wrap_socket") else None
