@@ -6,12 +6,11 @@ so a query blocks only the calling green thread. Importing this module needs MyS
 import MySQLdb as _real
 
 from .. import tpool
+from ..patcher import copy_names as _copy_names
 
 __patched__ = ["connect", "Connect", "Connection", "connections"]
 
-globals().update(
-    {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
-)
+_copy_names(_real, globals(), skip=__patched__)
 
 _connections = getattr(_real, "connections", None)
 _connect = getattr(_connections, "Connection", None) or _real.connect

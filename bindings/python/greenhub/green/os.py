@@ -11,12 +11,12 @@ Regular files are read and written at once, as poll(2) says they always can be.
 
 import os as _real
 
+from ..patcher import copy_names as _copy_names
+
 __patched__ = ["fdopen", "read", "write", "wait", "waitpid"]
 
 # The standard module's names first: this module's own (below) must not be shadowed by them.
-globals().update(
-    {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
-)
+_copy_names(_real, globals(), skip=__patched__)
 __all__ = list(_real.__all__)
 
 import select as _select  # noqa: E402

@@ -10,19 +10,18 @@ TimeoutExpired, calling it again goes on with them (the output so far is kept).
 
 import subprocess as _real
 
+from ..patcher import copy_names as _copy_names, rebind as _rebind
+
 __patched__ = ["Popen", "call", "check_call", "check_output", "run", "getoutput",
                "getstatusoutput"]
 
 # The standard module's names first: this module's own (below) must not be shadowed by them.
-globals().update(
-    {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
-)
+_copy_names(_real, globals(), skip=__patched__)
 __all__ = list(_real.__all__)
 
 import io  # noqa: E402
 import os as _os  # noqa: E402
 import time as _time  # noqa: E402
-import types  # noqa: E402
 
 from .. import greenthread  # noqa: E402
 from .._fdwait import GreenPipe  # noqa: E402
@@ -101,18 +100,10 @@ class Popen(_Popen):
         return results.get("stdout"), results.get("stderr")
 
 
-def _with_green_popen(function):
-    """The standard library's ``function`` with this module's globals (so its Popen)."""
-    copy = types.FunctionType(function.__code__, globals(), function.__name__,
-                              function.__defaults__, function.__closure__)
-    copy.__kwdefaults__ = function.__kwdefaults__
-    copy.__doc__ = function.__doc__
-    return copy
-
-
-call = _with_green_popen(_real.call)
-check_call = _with_green_popen(_real.check_call)
-check_output = _with_green_popen(_real.check_output)
-run = _with_green_popen(_real.run)
-getoutput = _with_green_popen(_real.getoutput)
-getstatusoutput = _with_green_popen(_real.getstatusoutput)
+# The standard library's own functions, looking up this module's Popen.
+call = _rebind(_real.call, globals())
+check_call = _rebind(_real.check_call, globals())
+check_output = _rebind(_real.check_output, globals())
+run = _rebind(_real.run, globals())
+getoutput = _rebind(_real.getoutput, globals())
+getstatusoutput = _rebind(_real.getstatusoutput, globals())

@@ -4,9 +4,8 @@ it waits only the calling green thread."""
 import time as _real
 
 from ..greenthread import sleep
+from ..patcher import copy_names as _copy_names
 
 __patched__ = ["sleep"]
 
-globals().update(
-    {k: v for k, v in vars(_real).items() if not k.startswith("__") and k not in __patched__}
-)
+_copy_names(_real, globals(), skip=__patched__)
