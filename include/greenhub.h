@@ -526,8 +526,8 @@ gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 /**
  * Waits for a connection and returns its socket, owned by the calling thread. Writes the
  * peer's address to `*peer` if not NULL (for a family other than AF_INET and AF_INET6, such
- * as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors (EMFILE, ENFILE)
- * does not fail: it waits, backing off, and tries again.
+ * as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors
+ * (EMFILE, ENFILE) does not fail: it waits, backing off, and tries again.
  */
 gh_sock gh_accept(gh_sock listener, struct gh_addr *peer);
 

@@ -80,8 +80,8 @@ pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> g
 
 /// Waits for a connection and returns its socket, owned by the calling thread. Writes the
 /// peer's address to `*peer` if not NULL (for a family other than AF_INET and AF_INET6, such
-/// as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors (EMFILE, ENFILE)
-/// does not fail: it waits, backing off, and tries again.
+/// as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors
+/// (EMFILE, ENFILE) does not fail: it waits, backing off, and tries again.
 #[no_mangle]
 pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
     call(-1, || {
