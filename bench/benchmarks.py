@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 
-from suite.paths import BB, BUILD, HERE, ROOT, SHIM_DIR, SHIM_ECHO, TESTS_PY, VPY, find_python, \
-    python_for_shim, server_env, supported_pythons, venv_has
+from suite.paths import BB, BUILD, HERE, ROOT, SHIM_DIR, SHIM_ECHO, SHIM_ECHO_PATCHED, TESTS_PY, \
+    VPY, find_python, python_for_shim, server_env, supported_pythons, venv_has
 from suite.report import med
 
 
@@ -87,6 +87,10 @@ SERVERS = [
     dict(name="greenhub Python shim (seed)", kind="echo", check=shim_ok,
          env={"PYTHONPATH": SHIM_DIR},
          cmd=lambda port, root: [python_for_shim(), SHIM_ECHO, str(port)]),
+    # the seed's program on the standard socket module after monkey_patch() (issue #13)
+    dict(name="greenhub shim, patched socket", kind="echo", check=shim_ok,
+         env={"PYTHONPATH": SHIM_DIR},
+         cmd=lambda port, root: [python_for_shim(), SHIM_ECHO_PATCHED, str(port)]),
     dict(name="Eventlet (seed)", kind="echo", check=venv_check("eventlet"),
          cmd=lambda port, root: [VPY, os.path.join(HERE, "servers", "eventlet_echo.py"), str(port)]),
     dict(name="gevent (seed)", kind="echo", check=venv_check("gevent"),
@@ -239,6 +243,7 @@ MICRO = [
 # examples write each log line as it comes, which the baselines do not).
 SHIM, C_ECHO, C_FILE = ("greenhub Python shim (seed)", "greenhub C, no log lines",
                         "greenhub C file, no log lines")
+SHIM_PATCHED = "greenhub shim, patched socket"
 # (what, point, server, compared with, minimum ratio)
 RATIO_TARGETS = [
     ("C echo >= 0.95x epoll", "echo, 100 connections", C_ECHO, "epoll baseline (C)", 0.95),
@@ -247,6 +252,8 @@ RATIO_TARGETS = [
     ("Python shim >= 3x Eventlet", "echo, 1000 connections", SHIM, "Eventlet (seed)", 3.0),
     ("Python shim >= 1x uvloop", "echo, 100 connections", SHIM, "uvloop streams", 1.0),
     ("Python shim >= 1x uvloop", "echo, 1000 connections", SHIM, "uvloop streams", 1.0),
+    ("patched socket >= 0.9x shim", "echo, 100 connections", SHIM_PATCHED, SHIM, 0.9),
+    ("patched socket >= 0.9x shim", "echo, 1000 connections", SHIM_PATCHED, SHIM, 0.9),
     ("file >= 0.95x sendfile", "file 4 KiB, 50 connections", C_FILE, "epoll+sendfile baseline (C)",
      0.95),
     ("file >= 0.95x sendfile", "file 1 MiB, 50 connections", C_FILE, "epoll+sendfile baseline (C)",

@@ -84,6 +84,11 @@
 #define GH_SOCKOPT_MAX 1024
 
 /**
+ * Most entries gh_poll() takes (EINVAL past it).
+ */
+#define GH_POLL_MAX 65536
+
+/**
  * A gh_serve() handler returning this stops the accept loop (not reported as a failure).
  */
 #define GH_SERVE_STOP -2147483646
@@ -280,6 +285,25 @@ typedef struct gh_addr {
    */
   char host[GH_HOST_MAX];
 } gh_addr;
+
+/**
+ * One entry of gh_poll(): the layout of poll(2)'s `struct pollfd`, so an array of those may
+ * be passed (cast) as well.
+ */
+typedef struct gh_pollfd {
+  /**
+   * The file descriptor; a negative one is ignored (its revents set to 0).
+   */
+  int fd;
+  /**
+   * What to wait for: POLLIN, POLLOUT, POLLPRI, POLLRDHUP (from <poll.h>).
+   */
+  int16_t events;
+  /**
+   * What is ready, written by gh_poll(): the events above, POLLERR, POLLHUP, POLLNVAL.
+   */
+  int16_t revents;
+} gh_pollfd;
 
 /**
  * A green pool handle.
@@ -588,8 +612,9 @@ gh_sock gh_listen(const char *host, uint16_t port, int backlog);
 
 /**
  * Waits for a connection and returns its socket, owned by the calling thread. Writes the
- * peer's address to `*peer` if not NULL. Running out of file descriptors (EMFILE, ENFILE)
- * does not fail: it waits, backing off, and tries again.
+ * peer's address to `*peer` if not NULL (for a family other than AF_INET and AF_INET6, such
+ * as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors
+ * (EMFILE, ENFILE) does not fail: it waits, backing off, and tries again.
  */
 gh_sock gh_accept(gh_sock listener, struct gh_addr *peer);
 
@@ -656,7 +681,8 @@ ssize_t gh_sendfile(gh_sock s, int fd, int64_t offset, size_t count);
 int gh_shutdown(gh_sock s, int how);
 
 /**
- * Closes the socket. Threads blocked on it fail with EBADF; the handle becomes stale.
+ * Closes the socket. Threads blocked on it fail with EBADF (gh_poll() and gh_wait_fd() waits
+ * on its fd too); the handle becomes stale.
  */
 int gh_close(gh_sock s);
 
@@ -700,10 +726,12 @@ int gh_settimeout(gh_sock s, int64_t ms);
 int gh_gettimeout(gh_sock s, int64_t *ms);
 
 /**
- * Takes over an existing stream socket (listening or connected, any family) as a green
- * socket owned by the calling thread, e.g. one set up with options greenhub does not offer.
- * The fd is made non-blocking and now belongs to greenhub (gh_close closes it); on failure it
- * is left untouched. ENOTSOCK or EINVAL if it is not a stream socket.
+ * Takes over an existing socket of any family and type (a stream socket listening or
+ * connected, a datagram, seqpacket or raw socket) as a green socket owned by the calling
+ * thread, e.g. one set up with options greenhub does not offer. The fd is made non-blocking
+ * and now belongs to greenhub (gh_close closes it); on failure it is left untouched. ENOTSOCK
+ * if it is not a socket. gh_recv and gh_send work on every type (one datagram per call on a
+ * connected datagram socket); gh_sendto and gh_recvfrom keep datagrams' addresses.
  */
 gh_sock gh_adopt(int fd);
 
@@ -726,6 +754,38 @@ int gh_wait_writable(gh_sock s);
  * ended.
  */
 int gh_sock_give(gh_sock s, gh_thread t);
+
+/**
+ * Waits until one of the `nfds` entries of `fds` is ready, as poll(2) does, but only the
+ * calling green thread waits. Any fd the program owns works (pipes, ttys, sockets greenhub
+ * did not make, the fd of a gh_sock, an fd another thread or another epoll watches), and it
+ * stays the program's: greenhub registers a duplicate of it for the wait's length only, so
+ * several threads may wait on one fd (one to read, one to write) and closing the fd cannot
+ * confuse the hub. Returns the count of entries with a non-zero `revents` (written to every
+ * entry), as poll(2); a closed fd gives POLLNVAL. `timeout_ms` < 0 waits as long as needed, 0
+ * never waits (EAGAIN if nothing is ready), > 0 fails a longer wait with ETIMEDOUT; the
+ * thread's deadline and kill apply. A wait on an fd passed to gh_notify_close() fails with
+ * EBADF. EINVAL if `nfds` > GH_POLL_MAX or `fds` is NULL with `nfds` > 0; EMFILE if the
+ * duplicates cannot be made. Waiting costs a dup, two epoll_ctl and a close per fd; a ready
+ * fd answers at once without them.
+ */
+int gh_poll(struct gh_pollfd *fds, size_t nfds, int64_t timeout_ms);
+
+/**
+ * Waits until `fd` is ready for `events` (POLLIN, POLLOUT, ... as gh_poll()); returns its
+ * revents (never 0). EBADF if `fd` is not open, or is passed to gh_notify_close() meanwhile;
+ * timeouts as gh_poll(). The fd stays the caller's and may be waited on elsewhere too.
+ */
+int gh_wait_fd(int fd, int events, int64_t timeout_ms);
+
+/**
+ * Says that the program closes `fd` (call it just before close(2)): every gh_poll() and
+ * gh_wait_fd() of this OS thread's hub waiting on the file `fd` names fails with EBADF, and
+ * the duplicates they hold are closed now, so the file is released when the program closes
+ * its fd. A wait on an earlier file whose number `fd` reuses goes on. gh_close() does this
+ * for a green socket's fd. Eventlet's hub.notify_close. EBADF if `fd` is negative.
+ */
+int gh_notify_close(int fd);
 
 /**
  * A pool letting at most `size` (>= 1, else EINVAL) of its threads run at once.
@@ -1055,6 +1115,30 @@ int gh_tpool_set_size(size_t threads);
  * The number of worker threads the pool may run.
  */
 size_t gh_tpool_get_size(void);
+
+/**
+ * A UDP socket bound to `host:port`, owned by the caller. `host` NULL or "" means all IPv4
+ * addresses, "::" all IPv6 ones; names resolve without blocking the hub (errors as
+ * gh_connect()); port 0 picks a free port (see gh_local_addr). Timeouts, ownership and
+ * gh_close are as for any green socket; a connected one (see gh_adopt) takes gh_send/gh_recv.
+ */
+gh_sock gh_udp_bind(const char *host, uint16_t port);
+
+/**
+ * Sends `len` bytes of `buf` as one datagram to `*to` (a numeric host of to->family, EINVAL
+ * otherwise), or to the connected peer if `to` is NULL. Returns the count sent (all of it:
+ * a datagram is never split); waits while the send buffer is full. EMSGSIZE if it is too long.
+ */
+ssize_t gh_sendto(gh_sock s, const void *buf, size_t len, const struct gh_addr *to);
+
+/**
+ * Receives one datagram into `buf` of `len` bytes (the rest of a longer one is discarded, as
+ * with recvfrom(2)); returns the bytes stored. Writes the sender to `*from` if not NULL (for
+ * a sender that is not an IP address: family AF_UNSPEC, port 0, empty host). Waits (green)
+ * for a datagram; socket timeout, deadline and kill apply; EBUSY if another thread already
+ * waits to read the socket.
+ */
+ssize_t gh_recvfrom(gh_sock s, void *buf, size_t len, struct gh_addr *from);
 
 #ifdef __cplusplus
 }  // extern "C"

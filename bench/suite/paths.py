@@ -22,6 +22,8 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
 PY_PACKAGES = ["eventlet", "gevent", "uvloop", "granian"]
 SHIM_ECHO = os.path.join(ROOT, "bindings", "python", "examples", "echo_server.py")
+# The same program on the standard socket module after monkey_patch() (issue #13).
+SHIM_ECHO_PATCHED = os.path.join(ROOT, "bindings", "python", "examples", "echo_server_patched.py")
 SHIM_DIR = os.path.join(ROOT, "bindings", "python")
 TESTS_PY = os.path.join(ROOT, ".venv", "bin", "python")  # make's venv: pytest, fusepy
 

@@ -18,12 +18,14 @@ pub mod debug;
 pub mod fs;
 pub mod http;
 pub mod net;
+pub mod poll;
 pub mod pool;
 pub mod python;
 pub mod runtime;
 pub mod sync;
 pub mod thread;
 pub mod tpool;
+pub mod udp;
 
 /// A green socket handle (> 0). Closed, stale or foreign handles give EBADF.
 #[allow(non_camel_case_types)]

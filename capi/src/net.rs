@@ -1,4 +1,4 @@
-//! Green TCP sockets in C.
+//! Green sockets in C: TCP, and what every socket shares (see udp.rs for datagrams).
 
 use std::ffi::{c_char, c_int, c_void};
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ pub struct gh_addr {
     pub host: [c_char; GH_HOST_MAX],
 }
 
-fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
+pub(crate) fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
     let mut host = [0 as c_char; GH_HOST_MAX];
     for (dst, src) in host.iter_mut().zip(addr.ip().to_string().bytes()) {
         *dst = src as c_char;
@@ -46,6 +46,18 @@ fn write_addr(out: *mut gh_addr, addr: SocketAddr) {
             family,
             port: addr.port(),
             host,
+        })
+    };
+}
+
+/// The gh_addr of a peer outside AF_INET and AF_INET6: its family, port 0, an empty host.
+fn write_other_family(out: *mut gh_addr, family: c_int) {
+    // SAFETY: as in write_addr.
+    unsafe {
+        out.write(gh_addr {
+            family,
+            port: 0,
+            host: [0; GH_HOST_MAX],
         })
     };
 }
@@ -67,14 +79,18 @@ pub extern "C" fn gh_listen(host: *const c_char, port: u16, backlog: c_int) -> g
 }
 
 /// Waits for a connection and returns its socket, owned by the calling thread. Writes the
-/// peer's address to `*peer` if not NULL. Running out of file descriptors (EMFILE, ENFILE)
-/// does not fail: it waits, backing off, and tries again.
+/// peer's address to `*peer` if not NULL (for a family other than AF_INET and AF_INET6, such
+/// as AF_UNIX: that family, port 0 and an empty host). Running out of file descriptors
+/// (EMFILE, ENFILE) does not fail: it waits, backing off, and tries again.
 #[no_mangle]
 pub extern "C" fn gh_accept(listener: gh_sock, peer: *mut gh_addr) -> gh_sock {
     call(-1, || {
         let (sock, addr) = net::accept(handle(listener)?)?;
         if !peer.is_null() {
-            write_addr(peer, addr);
+            match addr {
+                Some(addr) => write_addr(peer, addr),
+                None => write_other_family(peer, net::family(sock)?),
+            }
         }
         Ok(sock as gh_sock)
     })
@@ -178,7 +194,8 @@ pub extern "C" fn gh_shutdown(s: gh_sock, how: c_int) -> c_int {
     call(-1, || net::shutdown(handle(s)?, how).map(|()| 0))
 }
 
-/// Closes the socket. Threads blocked on it fail with EBADF; the handle becomes stale.
+/// Closes the socket. Threads blocked on it fail with EBADF (gh_poll() and gh_wait_fd() waits
+/// on its fd too); the handle becomes stale.
 #[no_mangle]
 pub extern "C" fn gh_close(s: gh_sock) -> c_int {
     call(-1, || net::close(handle(s)?).map(|()| 0))
@@ -280,10 +297,12 @@ pub extern "C" fn gh_gettimeout(s: gh_sock, ms: *mut i64) -> c_int {
     })
 }
 
-/// Takes over an existing stream socket (listening or connected, any family) as a green
-/// socket owned by the calling thread, e.g. one set up with options greenhub does not offer.
-/// The fd is made non-blocking and now belongs to greenhub (gh_close closes it); on failure it
-/// is left untouched. ENOTSOCK or EINVAL if it is not a stream socket.
+/// Takes over an existing socket of any family and type (a stream socket listening or
+/// connected, a datagram, seqpacket or raw socket) as a green socket owned by the calling
+/// thread, e.g. one set up with options greenhub does not offer. The fd is made non-blocking
+/// and now belongs to greenhub (gh_close closes it); on failure it is left untouched. ENOTSOCK
+/// if it is not a socket. gh_recv and gh_send work on every type (one datagram per call on a
+/// connected datagram socket); gh_sendto and gh_recvfrom keep datagrams' addresses.
 #[no_mangle]
 pub extern "C" fn gh_adopt(fd: c_int) -> gh_sock {
     call(-1, || {

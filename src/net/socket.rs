@@ -45,8 +45,10 @@ impl Object for Socket {
         out.push_str(&format!("{what} on socket fd {}", self.raw()));
     }
 
-    /// Wakes its waiters with EBADF, deregisters, closes the fd.
+    /// Wakes its waiters with EBADF (those of gh_poll on its fd too), deregisters, closes
+    /// the fd.
     fn close(self: Box<Self>, cx: &mut Cx<'_>) {
+        super::poll::closing(cx.sched, cx.driver, self.raw());
         // Deregister before close: epoll would otherwise keep the registration of a dup'd fd.
         let waiters = cx.driver.deregister(self.io, self.raw());
         cx.sched
@@ -132,14 +134,12 @@ pub(crate) fn retry_io<T>(
     }
 }
 
-/// Puts an existing stream socket `fd` under the hub (made non-blocking), owned by the calling
-/// thread. EINVAL if it is not a stream socket (ENOTSOCK if not a socket). On failure the fd
-/// comes back with the error, still open.
+/// Puts an existing socket `fd` of any family and type (stream, datagram, seqpacket, raw)
+/// under the hub (made non-blocking), owned by the calling thread. ENOTSOCK if it is not a
+/// socket. On failure the fd comes back with the error, still open.
 pub fn adopt_fd(fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
-    match sys::is_stream_socket(fd.as_raw_fd()) {
-        Ok(true) => {}
-        Ok(false) => return Err((Errno(libc::EINVAL), fd)),
-        Err(e) => return Err((e, fd)),
+    if let Err(e) = sys::socket_type(fd.as_raw_fd()) {
+        return Err((e, fd));
     }
     if let Err(e) = sys::set_nonblocking(fd.as_raw_fd()) {
         return Err((e, fd));
@@ -186,6 +186,11 @@ pub fn shutdown(id: u64, how: i32) -> Result<()> {
 
 pub fn fileno(id: u64) -> Result<RawFd> {
     runtime::with(|h| Ok(get(h, id)?.raw()))
+}
+
+/// The socket's address family (AF_INET, AF_INET6, AF_UNIX, ...).
+pub fn family(id: u64) -> Result<i32> {
+    runtime::with(|h| sys::socket_family(get(h, id)?.raw()))
 }
 
 pub fn local_addr(id: u64) -> Result<SocketAddr> {

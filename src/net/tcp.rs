@@ -23,9 +23,10 @@ pub fn listen(host: Option<&str>, port: u16, backlog: i32) -> Result<u64> {
     runtime::with(|h| socket::adopt(h, fd))
 }
 
-/// Accepts a connection; the new socket belongs to the calling thread. Survives running out of
+/// Accepts a connection; the new socket belongs to the calling thread, with the peer's address
+/// if it is an IP one (`None` for another family, e.g. AF_UNIX). Survives running out of
 /// file descriptors: it waits (backing off up to a second) and tries again, without spinning.
-pub fn accept(listener: u64) -> Result<(u64, SocketAddr)> {
+pub fn accept(listener: u64) -> Result<(u64, Option<SocketAddr>)> {
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = socket::retry_io(listener, Direction::Read, |s| loop {
@@ -99,7 +100,7 @@ fn finish_connect(id: u64, raw: std::os::fd::RawFd) -> Result<()> {
     }
 }
 
-fn family(addr: &SocketAddr) -> i32 {
+pub(crate) fn family(addr: &SocketAddr) -> i32 {
     match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,

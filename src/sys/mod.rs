@@ -2,11 +2,13 @@
 //! runtime and the resources. Every `unsafe` block of the networking core lives here, each with
 //! its `SAFETY:` argument. Each wrapper retries EINTR, so callers never see it.
 
+mod fd;
 mod memory;
 mod overflow;
 mod signal;
 mod socket;
 
+pub(crate) use fd::*;
 pub(crate) use memory::*;
 pub(crate) use overflow::*;
 pub(crate) use signal::*;

@@ -10,7 +10,12 @@ use super::retry;
 use crate::error::{Errno, Result};
 
 pub(crate) fn socket(family: libc::c_int) -> Result<OwnedFd> {
-    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    socket_of_type(family, libc::SOCK_STREAM)
+}
+
+/// A non-blocking, close-on-exec socket of `family` and `kind` (SOCK_STREAM, SOCK_DGRAM...).
+pub(crate) fn socket_of_type(family: libc::c_int, kind: libc::c_int) -> Result<OwnedFd> {
+    let flags = kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: plain system call with integer arguments.
     let fd = retry(|| unsafe { libc::socket(family, flags, 0) })?;
     // SAFETY: `fd` was just returned by socket(2), is valid and owned by nobody else.
@@ -25,11 +30,18 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> Result<()> {
     Ok(())
 }
 
-/// True if `fd` is a stream socket.
-pub(crate) fn is_stream_socket(fd: RawFd) -> Result<bool> {
+/// The type of socket `fd` (SOCK_STREAM, SOCK_DGRAM, ...); ENOTSOCK if it is not a socket.
+pub(crate) fn socket_type(fd: RawFd) -> Result<i32> {
     let mut buf = [0u8; 4];
     get_option(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut buf)?;
-    Ok(i32::from_ne_bytes(buf) == libc::SOCK_STREAM)
+    Ok(i32::from_ne_bytes(buf))
+}
+
+/// The address family of socket `fd` (SO_DOMAIN).
+pub(crate) fn socket_family(fd: RawFd) -> Result<i32> {
+    let mut buf = [0u8; 4];
+    get_option(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, &mut buf)?;
+    Ok(i32::from_ne_bytes(buf))
 }
 
 pub(crate) fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> Result<()> {
@@ -79,7 +91,9 @@ pub(crate) fn connect(fd: RawFd, addr: &SocketAddr) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn accept(fd: RawFd) -> Result<(OwnedFd, SocketAddr)> {
+/// Accepts a connection: its fd and, for an IP socket, the peer's address (`None` for other
+/// families, e.g. AF_UNIX, whose connection is accepted all the same).
+pub(crate) fn accept(fd: RawFd) -> Result<(OwnedFd, Option<SocketAddr>)> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
@@ -88,8 +102,55 @@ pub(crate) fn accept(fd: RawFd) -> Result<(OwnedFd, SocketAddr)> {
     // SAFETY: `new` was just returned by accept4(2) and is owned by nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };
     // SAFETY: the kernel initialised `len` bytes of the zeroed storage.
-    let addr = from_sockaddr(unsafe { &storage.assume_init() }).ok_or(Errno(libc::EAFNOSUPPORT))?;
+    let addr = from_sockaddr(unsafe { &storage.assume_init() });
     Ok((owned, addr))
+}
+
+/// sendto(2) of one datagram to `to` (or to the connected peer with `None`); never SIGPIPE.
+pub(crate) fn send_to(fd: RawFd, buf: &[u8], to: Option<&SocketAddr>) -> Result<usize> {
+    let flags = libc::MSG_NOSIGNAL;
+    let n = match to {
+        Some(addr) => {
+            let (storage, len) = to_sockaddr(addr);
+            // SAFETY: `buf` is valid for reads of its length; `storage` holds a sockaddr of
+            // `len` bytes.
+            retry(|| unsafe {
+                libc::sendto(
+                    fd,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    flags,
+                    ptr::addr_of!(storage).cast(),
+                    len,
+                )
+            })?
+        }
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+        None => retry(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) })?,
+    };
+    Ok(n as usize)
+}
+
+/// recvfrom(2): one datagram (cut to `buf.len()`) and its sender, `None` if the sender is not
+/// an IP address (or the socket is connected and the kernel gave none).
+pub(crate) fn recv_from(fd: RawFd, buf: &mut [u8]) -> Result<(usize, Option<SocketAddr>)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `buf` is valid for writes of its length; `storage` for writes of `len` bytes,
+    // which the kernel updates.
+    let n = retry(|| unsafe {
+        libc::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            storage.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    // SAFETY: zeroed, then (partly) filled in by the kernel.
+    let addr = from_sockaddr(unsafe { &storage.assume_init() });
+    Ok((n as usize, addr))
 }
 
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize> {

@@ -91,6 +91,11 @@ def queue_module():
     return eventlet.queue
 
 
+def submodule(name):
+    """The implementation's submodule ``name`` (``pools``, ``green.subprocess``, ...)."""
+    return importlib.import_module(eventlet.__name__ + "." + name)
+
+
 # --------------------------------------------------------------------------- subprocesses
 
 PREAMBLE = textwrap.dedent(

@@ -96,6 +96,7 @@ class Header:
 SCALARS = {
     "int": ctypes.c_int,
     "int32_t": ctypes.c_int32,
+    "int16_t": ctypes.c_int16,
     "int64_t": ctypes.c_int64,
     "uint16_t": ctypes.c_uint16,
     "uint32_t": ctypes.c_uint32,

@@ -18,6 +18,8 @@ from . import greenpool
 from . import greenio
 from . import tpool
 from . import convenience
+from . import hubs
+from . import patcher
 
 __version__ = _lib.lib.gh_version().decode("ascii")
 
@@ -27,6 +29,10 @@ serve = convenience.serve
 StopServe = convenience.StopServe
 
 GreenSocket = greenio.GreenSocket
+
+monkey_patch = patcher.monkey_patch
+import_patched = patcher.import_patched
+trampoline = hubs.trampoline
 
 Event = event.Event
 
@@ -65,6 +71,11 @@ __all__ = [
     "serve",
     "StopServe",
     "GreenSocket",
+    "monkey_patch",
+    "import_patched",
+    "trampoline",
+    "patcher",
+    "hubs",
     "Event",
     "GreenPool",
     "GreenPile",

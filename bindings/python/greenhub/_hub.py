@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+from _thread import get_ident as os_thread_ident  # the OS thread's, whatever monkey_patch does
 from ctypes import byref
 
 from . import _lib
@@ -56,6 +57,7 @@ __all__ = [
     "SYNC",
     "IO",
     "ONCE",
+    "os_thread_ident",
 ]
 
 monotonic = time.monotonic
@@ -170,7 +172,7 @@ class Hub:
     thread's hub)."""
 
     __slots__ = (
-        "thread",  # the hub's OS thread (threading.get_ident()); None until first use
+        "thread",  # the hub's OS thread (os_thread_ident()); None until first use
         "attention",  # block() must settle() first: first use, a pending exception, closes
         "pending",  # Greenlet -> the exception to raise in it at its next wait
         "live",  # gid -> Greenlet of every green thread the shim started that has not ended
@@ -201,7 +203,7 @@ class Hub:
         reports come to the shim; the Ctrl-C watcher starts."""
         if pylib.gh_py_init() != 0:
             raise error_from_errno(get_errno())
-        self.thread = threading.get_ident()
+        self.thread = os_thread_ident()
         self.reports = ReportSink(self)
         lib.gh_set_log(self.reports.c_function, None)
         self.watcher = Watcher.start(self, self.spawn_helper)
@@ -248,7 +250,7 @@ class Hub:
         self.attention = True
 
     def _close_collected(self):
-        if threading.get_ident() != self.thread:
+        if os_thread_ident() != self.thread:
             self.attention = True  # left for the hub's thread
             return
         closes = self.closes

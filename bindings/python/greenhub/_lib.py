@@ -30,6 +30,7 @@ from ctypes import (
     c_char_p,
     c_int,
     c_int64,
+    c_int16,
     c_size_t,
     c_ssize_t,
     c_uint16,
@@ -41,7 +42,7 @@ from pathlib import Path
 __all__ = [
     "lib", "pylib", "path", "FUNCTIONS", "PY_FUNCTIONS", "GhAddr", "GhFileInfo", "GhSpawnOpts",
     "GhHttpSpan", "GhHttpRequest", "GhHttpLimits",
-    "GhReport", "GhHubStats",
+    "GhReport", "GhHubStats", "GhPollFd",
 ]
 
 GH_HOST_MAX = 46
@@ -142,6 +143,13 @@ GH_TPOOL_FN = CFUNCTYPE(c_void_p, c_void_p)  # gh_tpool_fn: void *(*)(void *arg)
 # Handles: gh_sock, gh_thread, gh_pool, gh_sem, gh_event, gh_chan are all int64_t.
 _h = c_int64
 _addr_p = POINTER(GhAddr)
+
+
+class GhPollFd(Structure):
+    """gh_pollfd: poll(2)'s struct pollfd."""
+
+    _fields_ = [("fd", c_int), ("events", c_int16), ("revents", c_int16)]
+
 _opts_p = POINTER(GhSpawnOpts)
 
 #: name -> (restype, argtypes), for every function of include/greenhub.h, called through ``lib``.
@@ -169,6 +177,13 @@ FUNCTIONS = {
     "gh_wait_readable": (c_int, [_h]),
     "gh_wait_writable": (c_int, [_h]),
     "gh_sock_give": (c_int, [_h, _h]),
+    "gh_udp_bind": (_h, [c_char_p, c_uint16]),
+    "gh_sendto": (c_ssize_t, [_h, c_void_p, c_size_t, _addr_p]),
+    "gh_recvfrom": (c_ssize_t, [_h, c_void_p, c_size_t, _addr_p]),
+    # waits on any file descriptor
+    "gh_poll": (c_int, [POINTER(GhPollFd), c_size_t, c_int64]),
+    "gh_wait_fd": (c_int, [c_int, c_int, c_int64]),
+    "gh_notify_close": (c_int, [c_int]),
     # files
     "gh_open_beneath": (c_int, [c_int, c_char_p, c_int, POINTER(GhFileInfo)]),
     "gh_file_read": (c_ssize_t, [c_int, c_void_p, c_size_t]),

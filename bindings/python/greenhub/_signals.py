@@ -22,14 +22,18 @@ are the one place the shim calls the library's waits without ``block()``: they a
 
 import errno
 import os
+import _socket
 import signal
-import socket
 import sys
 import threading
 
 from ._lib import lib, get_errno
 
 __all__ = ["Watcher", "SIGNALS_IN_ROOT_ONLY"]
+
+#: os.read as it is before monkey_patch(os=True): the drain below must get BlockingIOError on
+#: an empty socket, not wait for data.
+_read = os.read
 
 #: From 3.13 CPython runs signal handlers only in the main thread state (the root's).
 SIGNALS_IN_ROOT_ONLY = sys.version_info >= (3, 13)
@@ -51,7 +55,8 @@ class Watcher:
             return None
         if os.environ.get("GREENHUB_NO_SIGNAL_WATCH"):
             return None
-        r, w = socket.socketpair()
+        # _socket's own pair: socket.socketpair() makes green sockets after monkey_patch().
+        r, w = _socket.socketpair()
         try:
             w.setblocking(False)
             r.setblocking(False)
@@ -95,7 +100,7 @@ class Watcher:
         """True if bytes were read; OSError if the socket is gone."""
         got = False
         try:
-            while os.read(self.fd, 512):
+            while _read(self.fd, 512):
                 got = True
         except BlockingIOError:
             pass

@@ -1,5 +1,6 @@
 """listen, connect and serve (Eventlet's ``eventlet.convenience``)."""
 
+import _socket
 import errno
 import socket
 import sys
@@ -32,7 +33,7 @@ def listen(addr, family=socket.AF_INET, backlog=50, reuse_addr=True, reuse_port=
     SO_REUSEADDR is set unless *reuse_addr* is false; SO_REUSEPORT when *reuse_port* is true,
     or when it is None and the port is not 0 (as Eventlet does).
     """
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = _socket.socket(family, socket.SOCK_STREAM)  # never a green one (monkey_patch)
     try:
         if reuse_addr and sys.platform[:3] != "win":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -6,20 +6,29 @@ Every socket the shim makes belongs to the root (``gh_sock_give(s, 0)``): only `
 Python's garbage collection closes it, whichever green thread made it, as in Eventlet.
 """
 
+import _socket
 import ctypes
 import errno
 import io
 import math
 import os
 import socket
-import threading
+from _thread import get_ident as _get_ident  # the OS thread's, whatever monkey_patch does
 from ctypes import byref, c_char, c_int, c_size_t, c_void_p
 
 from ._errors import error_from_errno
 from ._hub import IO, block, hub
 from ._lib import GhAddr, lib, get_errno
+from ._sockcalls import SocketCalls, View as _View
+from ._fdwait import GreenPipe, shutdown_safe, trampoline
 
-__all__ = ["GreenSocket", "socket_from_fd"]
+__all__ = ["GreenSocket", "GreenPipe", "shutdown_safe", "trampoline", "socket_from_fd"]
+
+#: The standard library's socket class, as it was before any monkey_patch() (greenhub is
+#: imported first): GreenSocket borrows its makefile() and sendfile() helpers.
+_StdSocket = socket.socket
+_AddressFamily = socket.AddressFamily
+_SocketKind = socket.SocketKind
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _INPROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
@@ -28,7 +37,6 @@ _SCRATCH_SIZE = 65536
 _scratch = bytearray(_SCRATCH_SIZE)
 _scratch_c = (c_char * _SCRATCH_SIZE).from_buffer(_scratch)
 _scratch_mv = memoryview(_scratch)
-_get_ident = threading.get_ident
 
 _gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
 _gai_strerror.restype = ctypes.c_char_p
@@ -89,33 +97,26 @@ def _readable_pointer(data):
     return c, ctypes.addressof(c), n
 
 
-class _View:
-    """A standard-library socket object on our fd for calls greenhub does not wrap (bind,
-    listen, getsockname of other families, ...). It never closes the fd."""
-
-    def __init__(self, gs):
-        fd = gs.fileno()
-        if fd < 0:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        self.sock = socket.socket(gs.family, gs.type, gs.proto, fileno=fd)
-
-    def __enter__(self):
-        return self.sock
-
-    def __exit__(self, *exc):
-        self.sock.detach()
+def _enum(value, enum_class):
+    """The standard library's enum member for *value* (socket.family, socket.type), or the
+    int itself if it has none."""
+    try:
+        return enum_class(value)
+    except ValueError:
+        return value
 
 
-class GreenSocket:
-    """A TCP (stream) socket whose blocking calls suspend only the calling green thread.
+class GreenSocket(SocketCalls):
+    """A socket of any family and type (TCP, UDP, Unix, ...) whose blocking calls suspend only
+    the calling green thread: the standard library's socket interface, timeouts included.
 
-    ``GreenSocket(family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None)`` makes a new
-    socket like ``socket.socket``; ``GreenSocket(sock)`` takes over a standard-library socket
-    object (it is detached). ``listen()``, ``connect()`` and ``accept()`` return GreenSockets.
+    ``GreenSocket(family=-1, type=-1, proto=-1, fileno=None)`` makes a new socket like
+    ``socket.socket`` (the defaults: AF_INET, SOCK_STREAM, or what *fileno* is);
+    ``GreenSocket(sock)`` takes over a standard-library socket object (it is detached), or a
+    duplicate of another GreenSocket's fd. ``monkey_patch()`` makes it ``socket.socket``.
     """
 
-    def __init__(self, family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0, fileno=None,
-                 _handle=None):
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None, _handle=None):
         self._h = 0
         self._closed = False
         self._io_refs = 0
@@ -124,12 +125,15 @@ class GreenSocket:
             self.family, self.type, self.proto = family, type, proto
             self._attach(_handle)
             return
-        if isinstance(family, socket.socket):
+        if isinstance(family, _socket.socket):
             sock = family
+        elif isinstance(family, GreenSocket):
+            sock = _socket.socket(family.family, family.type, family.proto,
+                                  os.dup(family.fileno()))
         else:
-            sock = socket.socket(family, type, proto, fileno)
-        self.family = sock.family
-        self.type = sock.type
+            sock = _socket.socket(family, type, proto, fileno)
+        self.family = _enum(sock.family, _AddressFamily)
+        self.type = _enum(sock.type, _SocketKind)
         self.proto = sock.proto
         timeout = sock.gettimeout()
         hub.use()  # the socket will belong to the hub of this thread: start it on first use
@@ -157,7 +161,7 @@ class GreenSocket:
         if h:
             self._h = 0
             if _get_ident() == hub.thread:
-                lib.gh_close(h)
+                lib.gh_close(h)  # select()/poll() waits on its fd end too (EBADF)
             else:
                 hub.defer_close(h)
 
@@ -168,7 +172,7 @@ class GreenSocket:
             self._real_close()
 
     # the standard library's makefile() bookkeeping: SocketIO calls this when it closes
-    _decref_socketios = socket.socket._decref_socketios
+    _decref_socketios = _StdSocket._decref_socketios
 
     def __del__(self):
         try:
@@ -306,7 +310,7 @@ class GreenSocket:
         from . import tpool
 
         infos = tpool.execute(
-            socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
+            _socket.getaddrinfo, host, address[1], self.family, socket.SOCK_STREAM
         )
         if not infos:
             raise gaierror(socket.EAI_NONAME)
@@ -478,43 +482,10 @@ class GreenSocket:
             del c
             mv.release()
 
-    def _recv_flags(self, bufsize, flags):
-        """recv with flags (MSG_PEEK, ...): the system call on the fd, waiting with greenhub."""
-        fd = self.fileno()
-        if fd < 0:
-            _raise_errno(errno.EBADF)
-        while True:
-            with _View(self) as s:
-                try:
-                    return s.recv(bufsize, flags | socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    pass
-                except OSError as e:
-                    if self._reads_as_eof(e):
-                        return b""
-                    raise
-            if self._timeout == 0.0:
-                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-            block(lib.gh_wait_readable, (self._h,), IO)
-
-    def recvfrom(self, bufsize, flags=0):
-        data = self.recv(bufsize, flags)
-        try:
-            addr = self.getpeername()
-        except OSError:
-            addr = None
-        return data, addr
-
-    def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        n = self.recv_into(buffer, nbytes, flags)
-        try:
-            addr = self.getpeername()
-        except OSError:
-            addr = None
-        return n, addr
-
     def send(self, data, flags=0):
         """Sends part of *data* (at least one byte); returns the count sent."""
+        if flags:
+            return self._send_flags(data, flags)
         if isinstance(data, bytes):
             return block(lib.gh_send, (self._h, data, len(data)), IO)
         keep, addr, n = _readable_pointer(data)
@@ -527,6 +498,11 @@ class GreenSocket:
 
     def sendall(self, data, flags=0):
         """Sends all of *data*, waiting (green) as long as needed; returns None."""
+        if flags:
+            view = memoryview(data).cast("B")
+            while view:
+                view = view[self._send_flags(view, flags):]
+            return None
         keep, addr, n = _readable_pointer(data)
         h = self._h
         if n == 0:
@@ -570,14 +546,14 @@ class GreenSocket:
             file.seek(offset + sent)
         return sent
 
-    _check_sendfile_params = socket.socket._check_sendfile_params
-    _sendfile_use_send = socket.socket._sendfile_use_send
+    _check_sendfile_params = _StdSocket._check_sendfile_params
+    _sendfile_use_send = _StdSocket._sendfile_use_send
 
     # The standard library's makefile(), unchanged: socket.SocketIO over recv_into()/send(),
     # wrapped in io.BufferedReader/BufferedWriter/BufferedRWPair and io.TextIOWrapper.
-    makefile = socket.socket.makefile
+    makefile = _StdSocket.makefile
 
 
-def socket_from_fd(fd, family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0):
-    """A GreenSocket taking over file descriptor *fd* (a stream socket)."""
+def socket_from_fd(fd, family=-1, type=-1, proto=-1):
+    """A GreenSocket taking over file descriptor *fd* (a socket of any kind)."""
     return GreenSocket(family, type, proto, fd)

@@ -1,0 +1,1 @@
+"""Green versions of the standard ``http`` package's modules (``http.client``)."""

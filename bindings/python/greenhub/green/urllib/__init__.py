@@ -1,0 +1,1 @@
+"""Green versions of the standard ``urllib`` package's modules (``urllib.request``)."""
