@@ -48,9 +48,6 @@ KEYS = ("os", "select", "socket", "thread", "time", "psycopg", "MySQLdb", "built
 #: The keys patched so far (is_monkey_patched reads it; monkey_patch skips them).
 _patched = set()
 
-#: Standard-library module name -> {attribute: its value before the patch} (None: absent).
-_saved = {}
-
 #: Serialises patching: the import lock of Eventlet's patcher, in a lock of our own (an
 #: import made while it is held must not be blocked by it).
 _lock = threading.RLock()
@@ -102,16 +99,12 @@ def _patch_module(modname, green):
         mod = importlib.import_module(modname)
     except ImportError:
         return False  # e.g. psycopg2 not installed: nothing to patch
-    saved = _saved.setdefault(modname, {})
     for name in getattr(green, "__patched__", ()):
         value = getattr(green, name, None)
-        if value is None:
-            continue
-        saved.setdefault(name, getattr(mod, name, None))
-        setattr(mod, name, value)
+        if value is not None:
+            setattr(mod, name, value)
     for name in getattr(green, "__deleted__", ()):
         if hasattr(mod, name):
-            saved.setdefault(name, getattr(mod, name))
             delattr(mod, name)
     after = getattr(green, "after_monkey_patch", None)
     if after is not None:
