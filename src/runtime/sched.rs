@@ -217,9 +217,12 @@ impl Sched {
     }
 
     /// Ends a poll round: the threads that yielded to I/O queue up behind the ones it woke.
+    #[inline]
     pub(crate) fn next_round(&mut self) {
         self.round += 1;
-        self.run_queue.extend(self.behind_poll.drain(..));
+        if !self.behind_poll.is_empty() {
+            self.run_queue.extend(self.behind_poll.drain(..));
+        }
     }
 
     /// Queues the root again at the back, behind every runnable thread (the root cannot be
