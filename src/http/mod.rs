@@ -26,7 +26,7 @@ use self::body::Body;
 use self::conn::{HttpConn, Out, Phase, State, DISCARD_MAX};
 use self::response::{Framing, HeadPlan};
 use crate::error::{Errno, Result};
-use crate::net::socket::{self, retry_io};
+use crate::net::socket::{self, retry_io, transfer, Turn};
 use crate::net::{self as gnet, SocketId};
 use crate::runtime::{self, thread, Direction};
 use crate::sys;
@@ -145,25 +145,35 @@ pub fn read_request(
     })
 }
 
-/// Receives until the buffer holds a complete head, checking the limits on the way.
+/// Receives until the buffer holds a complete head, checking the limits on the way. A
+/// request is served: the read takes the thread's turn (fair service, see `net::socket`).
 fn read_head(sock: SocketId, limits: &Limits, out: &mut [u8]) -> Result<Option<Request>> {
     let mut scanned = 0;
-    retry_io(sock, Direction::Read, |s| loop {
-        let buf = s.rbuf.buffered();
-        if buf.len() > scanned {
-            if let Some(end) = head::find_end(buf, scanned) {
-                let req = head::parse(buf, end, limits, out)?;
-                s.rbuf.consume(end);
-                return Ok(Some(req));
+    transfer(sock, Direction::Read, Turn::Fair, |s| {
+        let mut drained = false; // the last receive was short: the next could only say EAGAIN
+        loop {
+            let buf = s.rbuf.buffered();
+            if buf.len() > scanned {
+                if let Some(end) = head::find_end(buf, scanned) {
+                    let req = head::parse(buf, end, limits, out)?;
+                    s.rbuf.consume(end);
+                    return Ok((Some(req), drained));
+                }
+                head::check_partial(buf, limits)?;
+                scanned = buf.len();
             }
-            head::check_partial(buf, limits)?;
-            scanned = buf.len();
-        }
-        // 4 KiB holds most heads; a longer one doubles what each receive may take.
-        let want = buf.len().clamp(4096, 64 << 10);
-        let fd = s.raw();
-        if sys::recv_append(fd, s.rbuf.spare(), want)? == 0 {
-            return Ok(None); // the peer closed (mid-head: there is no request to answer)
+            if drained {
+                return Err(Errno(libc::EAGAIN));
+            }
+            // 4 KiB holds most heads; a longer one doubles what each receive may take.
+            let want = buf.len().clamp(4096, 64 << 10);
+            let fd = s.raw();
+            let n = sys::recv_append(fd, s.rbuf.spare(), want)?;
+            if n == 0 {
+                // The peer closed (mid-head: there is no request to answer).
+                return Ok((None, false));
+            }
+            drained = n < want;
         }
     })
 }

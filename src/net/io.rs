@@ -3,7 +3,7 @@
 use std::io::IoSlice;
 
 use super::buffer::find;
-use super::socket::{self, retry_io};
+use super::socket::{self, transfer, Turn};
 use crate::error::{Errno, Result};
 use crate::runtime::{self, Direction};
 use crate::sys;
@@ -13,12 +13,19 @@ pub fn recv(id: u64, buf: &mut [u8]) -> Result<usize> {
     if buf.is_empty() {
         return runtime::with(|h| socket::get(h, id).map(|_| 0));
     }
-    retry_io(id, Direction::Read, |s| {
+    transfer(id, Direction::Read, Turn::Fair, |s| {
         if !s.rbuf.is_empty() {
-            return Ok(s.rbuf.take_into(buf));
+            return Ok((s.rbuf.take_into(buf), false));
         }
-        sys::recv(s.raw(), buf)
+        let n = sys::recv(s.raw(), buf)?;
+        Ok((n, short(n, buf.len())))
     })
+}
+
+/// A transfer of `n` bytes out of `asked` that says the kernel's buffer was drained (end of
+/// stream is not: a read after it returns at once, and no event would come to end a wait).
+fn short(n: usize, asked: usize) -> bool {
+    n > 0 && n < asked
 }
 
 /// Sends some of `buf` (at least one byte unless it is empty); never raises SIGPIPE.
@@ -26,7 +33,10 @@ pub fn send(id: u64, buf: &[u8]) -> Result<usize> {
     if buf.is_empty() {
         return runtime::with(|h| socket::get(h, id).map(|_| 0));
     }
-    retry_io(id, Direction::Write, |s| sys::send(s.raw(), buf))
+    transfer(id, Direction::Write, Turn::Free, |s| {
+        let n = sys::send(s.raw(), buf)?;
+        Ok((n, n < buf.len()))
+    })
 }
 
 /// Sends all of `buf`.
@@ -51,8 +61,10 @@ pub fn sendall_vectored(id: u64, bufs: &mut [IoSlice<'_>], more: bool) -> Result
         return runtime::with(|h| socket::get(h, id).map(|_| ()));
     }
     while !bufs.is_empty() {
-        let n = retry_io(id, Direction::Write, |s| {
-            sys::send_vectored(s.raw(), bufs, more)
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = transfer(id, Direction::Write, Turn::Free, |s| {
+            let n = sys::send_vectored(s.raw(), bufs, more)?;
+            Ok((n, n < total))
         })?;
         IoSlice::advance_slices(&mut bufs, n);
     }
@@ -70,14 +82,16 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
         return Err(Errno(libc::EINVAL));
     }
     let mut filled = 0; // bytes of the current piece already received into `out`
-    let result = retry_io(id, Direction::Read, |s| {
+    let result = transfer(id, Direction::Read, Turn::Fair, |s| {
         if filled == 0 && !s.rbuf.is_empty() {
             return read_buffered(s, delim, out);
         }
         loop {
+            let asked = out.len() - filled;
             let n = sys::recv(s.raw(), &mut out[filled..])?;
             if n == 0 {
-                return Ok(std::mem::take(&mut filled)); // end of stream: the unterminated rest
+                // End of stream: the unterminated rest.
+                return Ok((std::mem::take(&mut filled), false));
             }
             let from = filled.saturating_sub(delim.len() - 1);
             filled += n;
@@ -85,10 +99,14 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
                 let end = from + pos + delim.len();
                 s.rbuf.stash(&out[end..filled]);
                 filled = 0;
-                return Ok(end);
+                return Ok((end, short(n, asked)));
             }
             if filled == out.len() {
-                return Ok(std::mem::take(&mut filled));
+                return Ok((std::mem::take(&mut filled), false));
+            }
+            if short(n, asked) {
+                // Drained without a delimiter: the next recv could only say EAGAIN.
+                return Err(Errno(libc::EAGAIN));
             }
         }
     });
@@ -105,16 +123,23 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
 }
 
 /// The read-until of a socket that has bytes buffered: serve from the buffer, refilling it.
-fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result<usize> {
+/// Also says whether its last receive was short (see [`short`]).
+fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result<(usize, bool)> {
+    let mut drained = false;
     loop {
         if let Some(n) = s.rbuf.take_until(delim, out) {
-            return Ok(n);
+            return Ok((n, drained));
+        }
+        if drained {
+            return Err(Errno(libc::EAGAIN)); // the next receive could only say so
         }
         let want = s.rbuf.next_read_size(out.len());
         let fd = s.raw();
-        if sys::recv_append(fd, s.rbuf.spare(), want)? == 0 {
+        let n = sys::recv_append(fd, s.rbuf.spare(), want)?;
+        if n == 0 {
             // End of stream: hand out the unterminated rest (or 0 when nothing is left).
-            return Ok(s.rbuf.take_into(out));
+            return Ok((s.rbuf.take_into(out), false));
         }
+        drained = short(n, want);
     }
 }

@@ -2,8 +2,15 @@
 //! waits, close, options and addresses.
 //!
 //! mio rules kept here: each socket is registered once (readable and writable, edge-triggered)
-//! and stays registered until it is closed; it is deregistered before its fd is closed; I/O is
-//! always tried first and a thread waits only after EAGAIN.
+//! and stays registered until it is closed; it is deregistered before its fd is closed. I/O is
+//! tried first, unless the socket's I/O slot remembers it drained (EAGAIN or a short transfer
+//! on a stream since the last event): then the thread waits at once, sparing a system call
+//! that could only say EAGAIN.
+//!
+//! Fair service: a read that found data serves a request, and a thread is served at most
+//! once per poll round; its next read in the same round first yields to I/O (behind every
+//! thread the next poll wakes). Without it a handler whose client answers faster than the
+//! handler runs is served again and again while every other ready connection waits.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -21,6 +28,9 @@ pub(crate) struct Socket {
     io: u64,
     /// `None`: wait forever; zero: never wait (EAGAIN); otherwise ETIMEDOUT after it.
     timeout: Option<Duration>,
+    /// A stream socket: a short read or write means the kernel's buffer was drained (not so
+    /// for datagrams, where more may be queued behind a short one).
+    stream: bool,
     pub(crate) rbuf: ReadBuffer,
 }
 
@@ -60,9 +70,14 @@ pub(crate) fn get(h: &mut Hub, id: u64) -> Result<&mut Socket> {
     h.objects.get_mut::<Socket>(id).ok_or(Errno(libc::EBADF))
 }
 
-/// Puts a new non-blocking fd under the hub, owned by the running thread. On failure the fd
-/// comes back with the error (so a caller that was lent it can return it).
-pub(crate) fn try_adopt(h: &mut Hub, fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
+/// Puts a new non-blocking socket under the hub, owned by the running thread; `stream`: it is
+/// a stream socket (SOCK_STREAM). On failure the fd comes back with the error (so a caller
+/// that was lent it can return it).
+pub(crate) fn try_adopt(
+    h: &mut Hub,
+    fd: OwnedFd,
+    stream: bool,
+) -> std::result::Result<u64, (Errno, OwnedFd)> {
     let io = match h.driver.register(fd.as_raw_fd()) {
         Ok(io) => io,
         Err(e) => return Err((e, fd)),
@@ -71,6 +86,7 @@ pub(crate) fn try_adopt(h: &mut Hub, fd: OwnedFd) -> std::result::Result<u64, (E
         fd,
         io,
         timeout: None,
+        stream,
         rbuf: ReadBuffer::default(),
     };
     h.adopt(socket).map_err(|socket| {
@@ -79,9 +95,10 @@ pub(crate) fn try_adopt(h: &mut Hub, fd: OwnedFd) -> std::result::Result<u64, (E
     })
 }
 
-/// Puts a new non-blocking fd under the hub, owned by the running thread (closed on failure).
-pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd) -> Result<u64> {
-    try_adopt(h, fd).map_err(|(e, _fd)| e)
+/// Puts a new non-blocking socket under the hub, owned by the running thread (closed on
+/// failure); `stream` as for [`try_adopt`].
+pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd, stream: bool) -> Result<u64> {
+    try_adopt(h, fd, stream).map_err(|(e, _fd)| e)
 }
 
 /// Registers the running thread as `id`'s waiter in `dir` (the caller saw EAGAIN).
@@ -109,6 +126,22 @@ pub(crate) fn wait_ready(id: u64, dir: Direction) -> Result<()> {
     await_io(io, dir, waiter)
 }
 
+/// Whether a call serves a request and so takes its thread's turn (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// A read of data: at most one per thread and poll round before it yields to I/O.
+    Fair,
+    /// Anything else (writes, accepts): never held back.
+    Free,
+}
+
+/// What [`transfer`]'s loop does next.
+enum Step<T> {
+    Done(T),
+    Wait(u64, runtime::Waiter),
+    YieldToIo,
+}
+
 /// Runs `op` on the socket until it stops saying EAGAIN, waiting for readiness in between.
 /// Trying and, on EAGAIN, registering the wait happen under one borrow of the hub.
 pub(crate) fn retry_io<T>(
@@ -116,20 +149,53 @@ pub(crate) fn retry_io<T>(
     dir: Direction,
     mut op: impl FnMut(&mut Socket) -> Result<T>,
 ) -> Result<T> {
+    transfer(id, dir, Turn::Free, |s| op(s).map(|value| (value, false)))
+}
+
+/// [`retry_io`] for calls that can tell the kernel's buffer is drained: `op` returns its
+/// value and whether it moved less than it could (a short read or write: on a stream socket,
+/// the next call may wait at once). `turn`: whether it serves a request.
+pub(crate) fn transfer<T>(
+    id: u64,
+    dir: Direction,
+    turn: Turn,
+    mut op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
+) -> Result<T> {
     loop {
-        let attempt = runtime::with(|h| {
+        let step = runtime::with(|h| {
             let sock = get(h, id)?;
+            let io = sock.io;
+            let buffered = dir == Direction::Read && !sock.rbuf.is_empty();
+            if !buffered && h.driver.slot(io)?.is_drained(dir) {
+                // No event since it was drained (and no bytes buffered here): wait without
+                // asking the kernel. A socket that must not wait (zero timeout) or a thread
+                // past its deadline still tries the call, as it always did.
+                if let Ok(waiter) = register_waiter(h, id, dir) {
+                    return Ok(Step::Wait(io, waiter));
+                }
+            } else if turn == Turn::Fair && !h.sched.take_io_turn() {
+                return Ok(Step::YieldToIo);
+            }
+            let sock = get(h, id)?;
+            let stream = sock.stream;
             match op(sock) {
                 Err(Errno(libc::EAGAIN)) => {
-                    let io = sock.io;
-                    register_waiter(h, id, dir).map(|w| Err((io, w)))
+                    h.driver.slot(io)?.set_drained(dir);
+                    register_waiter(h, id, dir).map(|w| Step::Wait(io, w))
                 }
-                other => other.map(Ok),
+                Ok((value, short)) => {
+                    if short && stream {
+                        h.driver.slot(io)?.set_drained(dir);
+                    }
+                    Ok(Step::Done(value))
+                }
+                Err(err) => Err(err),
             }
         })?;
-        match attempt {
-            Ok(value) => return Ok(value),
-            Err((io, waiter)) => await_io(io, dir, waiter)?,
+        match step {
+            Step::Done(value) => return Ok(value),
+            Step::Wait(io, waiter) => await_io(io, dir, waiter)?,
+            Step::YieldToIo => runtime::io::yield_to_io()?,
         }
     }
 }
@@ -138,14 +204,15 @@ pub(crate) fn retry_io<T>(
 /// under the hub (made non-blocking), owned by the calling thread. ENOTSOCK if it is not a
 /// socket. On failure the fd comes back with the error, still open.
 pub fn adopt_fd(fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
-    if let Err(e) = sys::socket_type(fd.as_raw_fd()) {
-        return Err((e, fd));
-    }
+    let stream = match sys::socket_type(fd.as_raw_fd()) {
+        Ok(kind) => kind == libc::SOCK_STREAM,
+        Err(e) => return Err((e, fd)),
+    };
     if let Err(e) = sys::set_nonblocking(fd.as_raw_fd()) {
         return Err((e, fd));
     }
     let mut lent = Some(fd);
-    match runtime::with(|h| Ok(try_adopt(h, lent.take().expect("taken once")))) {
+    match runtime::with(|h| Ok(try_adopt(h, lent.take().expect("taken once"), stream))) {
         Ok(result) => result,
         // The hub could not be created: the closure never ran and the fd is still here.
         Err(e) => Err((e, lent.take().expect("closure did not run"))),

@@ -20,7 +20,7 @@ pub fn listen(host: Option<&str>, port: u16, backlog: i32) -> Result<u64> {
     sys::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     sys::bind(raw, &addr)?;
     sys::listen(raw, backlog.max(1))?;
-    runtime::with(|h| socket::adopt(h, fd))
+    runtime::with(|h| socket::adopt(h, fd, true))
 }
 
 /// Accepts a connection; the new socket belongs to the calling thread, with the peer's address
@@ -38,7 +38,7 @@ pub fn accept(listener: u64) -> Result<(u64, Option<SocketAddr>)> {
             }
         });
         match accepted {
-            Ok((fd, peer)) => return Ok((runtime::with(|h| socket::adopt(h, fd))?, peer)),
+            Ok((fd, peer)) => return Ok((runtime::with(|h| socket::adopt(h, fd, true))?, peer)),
             Err(Errno(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) => {
                 crate::runtime::thread::sleep(backoff)?;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
@@ -70,7 +70,7 @@ fn connect_addr(addr: &SocketAddr) -> Result<u64> {
             return Err(e);
         }
     }
-    let id = runtime::with(|h| socket::adopt(h, fd))?;
+    let id = runtime::with(|h| socket::adopt(h, fd, true))?;
     let outcome = match started {
         Ok(()) => Ok(()),
         Err(_) => finish_connect(id, raw),

@@ -16,7 +16,7 @@ pub fn bind_udp(host: Option<&str>, port: u16) -> Result<u64> {
     let addr = resolve(host, port)?[0];
     let fd = sys::socket_of_type(family(&addr), libc::SOCK_DGRAM)?;
     sys::bind(sys::raw(&fd), &addr)?;
-    runtime::with(|h| socket::adopt(h, fd))
+    runtime::with(|h| socket::adopt(h, fd, false))
 }
 
 /// Sends `buf` as one datagram to `to` (`None`: to the connected peer). Waits while the

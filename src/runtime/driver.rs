@@ -4,8 +4,17 @@
 //!
 //! mio rules kept here: each fd is registered once (readable and writable, edge-triggered)
 //! and stays registered until it is deregistered, which its owner does before closing it (a
-//! dup'd fd would otherwise keep the registration alive); I/O is always tried first and a
-//! thread waits only after EAGAIN (the owner's job).
+//! dup'd fd would otherwise keep the registration alive).
+//!
+//! Readiness memory: a slot remembers, per direction, whether the fd may be ready. It starts
+//! "may be ready", every event sets it (with or without a waiter: an event with nobody waiting
+//! is kept, not lost), and the owner clears it when its own I/O found the fd drained: EAGAIN,
+//! or a short read or write on a stream socket. Clearing happens right after that system call,
+//! with no poll in between, so any data that arrives later brings an edge the next poll sees
+//! and sets it again. An end of stream or an error is different: it stays, and brings no
+//! further edge, so once an event has reported it the direction is never marked drained
+//! again (a short read just before the peer's FIN must not wait for an edge that is gone). An owner may therefore wait at once, without a system call that would
+//! only say EAGAIN, while the slot says "drained" (tokio's driver keeps the same memory).
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -30,18 +39,53 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// The waiters of one registered fd: at most one per direction.
-#[derive(Default)]
+/// The waiters of one registered fd (at most one per direction) and its readiness memory.
 pub(crate) struct IoSlot {
     reader: Option<Waiter>,
     writer: Option<Waiter>,
+    /// Per direction: no event since the owner found the fd drained (see the module docs).
+    read_drained: bool,
+    write_drained: bool,
+    /// Per direction: an event reported the end of the stream or an error, which stays.
+    read_closed: bool,
+    write_closed: bool,
 }
 
 impl IoSlot {
+    fn new() -> IoSlot {
+        IoSlot {
+            reader: None,
+            writer: None,
+            read_drained: false, // unknown: the first call tries
+            write_drained: false,
+            read_closed: false,
+            write_closed: false,
+        }
+    }
+
     pub(crate) fn waiter(&mut self, dir: Direction) -> &mut Option<Waiter> {
         match dir {
             Direction::Read => &mut self.reader,
             Direction::Write => &mut self.writer,
+        }
+    }
+
+    /// True when the owner found the fd drained in `dir` and no event came since: a call
+    /// would only say EAGAIN.
+    pub(crate) fn is_drained(&self, dir: Direction) -> bool {
+        match dir {
+            Direction::Read => self.read_drained,
+            Direction::Write => self.write_drained,
+        }
+    }
+
+    /// The owner's I/O found the fd drained in `dir` (EAGAIN, or a short transfer on a
+    /// stream): until the next event, waiting is all a call could do. Ignored once the
+    /// direction is closed: a call returns at once then.
+    pub(crate) fn set_drained(&mut self, dir: Direction) {
+        match dir {
+            Direction::Read => self.read_drained = !self.read_closed,
+            Direction::Write => self.write_drained = !self.write_closed,
         }
     }
 }
@@ -94,7 +138,7 @@ impl Driver {
 
     /// Registers `fd` (readable and writable, edge-triggered); returns its slot key.
     pub(crate) fn register(&mut self, fd: RawFd) -> Result<u64> {
-        let key = self.slots.insert(IoSlot::default())?;
+        let key = self.slots.insert(IoSlot::new())?;
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(err) =
             self.poll
@@ -143,14 +187,20 @@ impl Driver {
             let Some(slot) = self.slots.get_mut(event.token().0 as u64) else {
                 continue; // deregistered since the event was queued
             };
-            let read = event.is_readable() || event.is_read_closed() || event.is_error();
-            let write = event.is_writable() || event.is_write_closed() || event.is_error();
+            let read_closed = event.is_read_closed() || event.is_error();
+            let write_closed = event.is_write_closed() || event.is_error();
+            slot.read_closed |= read_closed;
+            slot.write_closed |= write_closed;
+            let read = event.is_readable() || read_closed;
+            let write = event.is_writable() || write_closed;
             if read {
+                slot.read_drained = false;
                 if let Some(w) = slot.reader.take() {
                     wake(Polled::Woken(w));
                 }
             }
             if write {
+                slot.write_drained = false;
                 if let Some(w) = slot.writer.take() {
                     wake(Polled::Woken(w));
                 }

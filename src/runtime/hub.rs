@@ -28,6 +28,7 @@ pub const STATUS_PANIC: i32 = i32::MIN + 1;
 /// What a green thread asks of the loop when it switches to it.
 const REQUEST_WAIT: u32 = 0; // its wait is registered: park it until woken
 const REQUEST_YIELD: u32 = 1; // queue it again at the back
+const REQUEST_YIELD_TO_IO: u32 = 2; // queue it behind the threads the next poll wakes
 
 pub(crate) struct Hub {
     pub(crate) sched: Sched,
@@ -200,6 +201,7 @@ impl Hub {
             if s.dump_due() {
                 return LoopStep::Report;
             }
+            s.next_round();
             s.batch_left = s.run_queue.len();
         }
     }
@@ -226,11 +228,15 @@ impl Hub {
             Resumed::Suspended(request) => {
                 if let Some(task) = self.sched.tasks.get_mut(id) {
                     task.coroutine = Some(co);
-                    if request == REQUEST_YIELD {
+                    if request != REQUEST_WAIT {
                         task.state = State::Runnable;
                         // A killed thread's yield fails, after its turn like any other yield.
                         task.wake = task.killed.then_some(Wake::Cancelled);
-                        self.sched.run_queue.push_back(id);
+                        if request == REQUEST_YIELD_TO_IO {
+                            self.sched.behind_poll.push(id);
+                        } else {
+                            self.sched.run_queue.push_back(id);
+                        }
                     }
                 }
             }
@@ -314,7 +320,7 @@ impl Hub {
     /// decides what runs next.
     fn poll_once(&mut self) -> LoopStep {
         let s = &mut self.sched;
-        let timeout = if !s.run_queue.is_empty() {
+        let timeout = if !s.run_queue.is_empty() || !s.behind_poll.is_empty() {
             Some(Duration::ZERO)
         } else {
             if s.timed_waiters == 0 {
@@ -342,6 +348,7 @@ impl Hub {
         });
         s.watch.set_idle(false);
         s.fire_timers();
+        s.next_round();
         s.batch_left = s.run_queue.len();
         self.after_turn()
     }
@@ -463,6 +470,16 @@ pub(crate) fn yield_now() -> Result<()> {
     with(|h| h.sched.requeue_root())?;
     run_until_root_runs(RootEntry::Yield);
     Ok(())
+}
+
+/// Fair service (see `Sched::take_io_turn`): queues the running green thread behind the
+/// threads the next poll wakes. The root is never held back, and a yield the switch hooks
+/// refuse is skipped: what follows it (a read that found data) does not block.
+pub(crate) fn yield_to_io() -> Result<()> {
+    if !coroutine::in_coroutine() || hooks::may_block().is_err() {
+        return Ok(());
+    }
+    Wake::result_of(coroutine::suspend(REQUEST_YIELD_TO_IO))
 }
 
 /// Root only: runs until every green thread has ended.

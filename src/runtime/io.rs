@@ -1,10 +1,12 @@
-//! Waiting on file descriptors: a resource that got EAGAIN registers the running thread as
-//! its I/O slot's waiter in one direction, then waits. One waiter per slot and direction: a
-//! second thread gets EBUSY.
+//! Waiting on file descriptors: a resource that got EAGAIN (or whose slot remembers the fd
+//! drained) registers the running thread as its I/O slot's waiter in one direction, then
+//! waits. One waiter per slot and direction: a second thread gets EBUSY. Also fair service's
+//! yield ([`yield_to_io`]; see `Sched::take_io_turn`).
 
 use std::time::Instant;
 
 use super::driver::Direction;
+pub(crate) use super::hub::yield_to_io;
 use super::hub::{wait, with, Hub};
 use super::task::{Wait, Waiter};
 use crate::error::{Errno, Result};

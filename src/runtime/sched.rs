@@ -36,6 +36,10 @@ pub(crate) struct Sched {
     pub(crate) root: Task,
     pub(crate) current: u64,
     pub(crate) run_queue: VecDeque<u64>,
+    /// Threads that gave up their turn to I/O: queued behind the threads the next poll wakes.
+    pub(crate) behind_poll: Vec<u64>,
+    /// Poll rounds so far (a round: the threads one poll made runnable, and those queued).
+    pub(crate) round: u64,
     pub(crate) timers: Timers,
     pub(crate) timed_waiters: usize,
     pub(crate) external_waiters: usize,
@@ -65,6 +69,8 @@ impl Sched {
             root,
             current: ROOT,
             run_queue: VecDeque::new(),
+            behind_poll: Vec::new(),
+            round: 1,
             timers: Timers::default(),
             timed_waiters: 0,
             external_waiters: 0,
@@ -210,6 +216,33 @@ impl Sched {
     pub(crate) fn interrupt(&mut self, id: u64, why: Wake) {
         if let Some((waiter, _)) = self.waiting(id) {
             self.wake(waiter, why);
+        }
+    }
+
+    /// Fair service: a green thread about to be served by a resource (a read that found
+    /// data) takes its turn; false if it already had one in this poll round, in which case it
+    /// must yield to I/O first ([`super::io::yield_to_io`]), so that every other thread ready
+    /// in this round is served before any is served twice. The root is never held back (it
+    /// yields only behind the queue, see `RootEntry::Yield`).
+    pub(crate) fn take_io_turn(&mut self) -> bool {
+        let round = self.round;
+        if self.current == ROOT {
+            return true;
+        }
+        let task = self.current_task();
+        if task.io_turn == round {
+            return false;
+        }
+        task.io_turn = round;
+        true
+    }
+
+    /// Ends a poll round: the threads that yielded to I/O queue up behind the ones it woke.
+    #[inline]
+    pub(crate) fn next_round(&mut self) {
+        self.round += 1;
+        if !self.behind_poll.is_empty() {
+            self.run_queue.extend(self.behind_poll.drain(..));
         }
     }
 

@@ -126,6 +126,8 @@ pub(crate) struct Task {
     /// An opaque word the switch hooks are given when this thread switches in or dies
     /// (a binding's per-thread state).
     pub(crate) hook_word: usize,
+    /// The poll round in which it last took its I/O turn (see `Sched::take_io_turn`).
+    pub(crate) io_turn: u64,
     pub(crate) coroutine: Option<Coroutine>,
 }
 
@@ -148,6 +150,7 @@ impl Task {
             status: 0,
             value: 0,
             hook_word: 0,
+            io_turn: 0,
             coroutine: None,
         }
     }
