@@ -149,16 +149,33 @@ pub(crate) fn retry_io<T>(
     dir: Direction,
     mut op: impl FnMut(&mut Socket) -> Result<T>,
 ) -> Result<T> {
-    transfer(id, dir, Turn::Free, |s| op(s).map(|value| (value, false)))
+    run_io(id, dir, Turn::Free, false, |s| {
+        op(s).map(|value| (value, false))
+    })
 }
 
-/// [`retry_io`] for calls that can tell the kernel's buffer is drained: `op` returns its
-/// value and whether it moved less than it could (a short read or write: on a stream socket,
-/// the next call may wait at once). `turn`: whether it serves a request.
+/// [`retry_io`] for calls that know the kernel's buffer: `op` returns its value and whether
+/// it moved less than it could (a short read or write: on a stream socket, the next call may
+/// wait at once), and it always makes its system call when nothing is buffered here, so
+/// while the socket is known drained it is not run at all: the thread waits. (An op that may
+/// finish without I/O, such as a body read at its end, goes through [`retry_io`].) `turn`:
+/// whether it serves a request.
 pub(crate) fn transfer<T>(
     id: u64,
     dir: Direction,
     turn: Turn,
+    op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
+) -> Result<T> {
+    run_io(id, dir, turn, true, op)
+}
+
+/// The loop of [`retry_io`] and [`transfer`]; `skip_when_drained`: `op` is one of the
+/// latter's.
+fn run_io<T>(
+    id: u64,
+    dir: Direction,
+    turn: Turn,
+    skip_when_drained: bool,
     mut op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
 ) -> Result<T> {
     loop {
@@ -166,7 +183,7 @@ pub(crate) fn transfer<T>(
             let sock = get(h, id)?;
             let io = sock.io;
             let buffered = dir == Direction::Read && !sock.rbuf.is_empty();
-            if !buffered && h.driver.slot(io)?.is_drained(dir) {
+            if skip_when_drained && !buffered && h.driver.slot(io)?.is_drained(dir) {
                 // No event since it was drained (and no bytes buffered here): wait without
                 // asking the kernel. A socket that must not wait (zero timeout) or a thread
                 // past its deadline still tries the call, as it always did.

@@ -169,3 +169,32 @@ TEST(end_of_stream_after_a_short_read_is_seen) {
   gh_close(a);
   gh_close(b);
 }
+
+/* A read whose answer needs no system call must not wait because the socket was drained: the
+ * whole request, body included, came in one short read, so the body's end is known without
+ * I/O. Its read used to wait for an event that never came (the client waits for the answer). */
+TEST(http_body_end_after_a_drained_read_returns_at_once) {
+  gh_sock c, s;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int paired = make_pair(&c, &s);
+  gh_deadline_pop();
+  if (paired != 0) return;
+  gh_http conn = gh_http_new(s, NULL);
+  REQUIRE(conn > 0);
+  const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+  CHECK_EQ(gh_sendall(c, req, strlen(req)), 0);
+  static union {
+    char bytes[GH_HTTP_REQUEST_BUF];
+    uint64_t align;
+  } mem;
+  gh_http_request r;
+  CHECK_EQ(gh_http_read_request(conn, mem.bytes, sizeof mem.bytes, &r, 2000) > 0, 1);
+  char body[16];
+  CHECK_EQ(gh_http_read_body(conn, body, sizeof body, 1000), 3);
+  ssize_t n = gh_http_read_body(conn, body, sizeof body, 1000);
+  CHECKF(n == 0, "the read at the body's end returned %zd (errno %s), want 0", n,
+         th_errname(errno));
+  gh_http_free(conn);
+  gh_close(c);
+  gh_close(s);
+}
