@@ -284,3 +284,16 @@ fn ipv6_loopback_when_available() {
         ),
     }
 }
+
+/// More buffers than one sendmsg(2) takes (IOV_MAX, 1024): a full send of the first 1024 is
+/// not a short write (the socket has room; taking it for full waited for an edge that never
+/// came).
+#[test]
+fn sendall_vectored_more_buffers_than_iov_max() {
+    let (_listener, client, server) = pair();
+    net::set_timeout(client, Some(Duration::from_secs(1))).unwrap();
+    let data = vec![b'x'; 2000];
+    let mut bufs: Vec<std::io::IoSlice<'_>> = data.chunks(1).map(std::io::IoSlice::new).collect();
+    assert_eq!(net::sendall_vectored(client, &mut bufs, false), Ok(()));
+    assert_eq!(recv_exact(server, 2000), data);
+}

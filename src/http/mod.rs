@@ -173,7 +173,7 @@ fn read_head(sock: SocketId, limits: &Limits, out: &mut [u8]) -> Result<Option<R
                 // The peer closed (mid-head: there is no request to answer).
                 return Ok((None, false));
             }
-            drained = n < want;
+            drained = s.drained_by(n, want);
         }
     })
 }

@@ -18,14 +18,8 @@ pub fn recv(id: u64, buf: &mut [u8]) -> Result<usize> {
             return Ok((s.rbuf.take_into(buf), false));
         }
         let n = sys::recv(s.raw(), buf)?;
-        Ok((n, short(n, buf.len())))
+        Ok((n, s.drained_by(n, buf.len())))
     })
-}
-
-/// A transfer of `n` bytes out of `asked` that says the kernel's buffer was drained (end of
-/// stream is not: a read after it returns at once, and no event would come to end a wait).
-fn short(n: usize, asked: usize) -> bool {
-    n > 0 && n < asked
 }
 
 /// Sends some of `buf` (at least one byte unless it is empty); never raises SIGPIPE.
@@ -35,7 +29,7 @@ pub fn send(id: u64, buf: &[u8]) -> Result<usize> {
     }
     transfer(id, Direction::Write, Turn::Free, |s| {
         let n = sys::send(s.raw(), buf)?;
-        Ok((n, n < buf.len()))
+        Ok((n, s.drained_by(n, buf.len())))
     })
 }
 
@@ -61,10 +55,11 @@ pub fn sendall_vectored(id: u64, bufs: &mut [IoSlice<'_>], more: bool) -> Result
         return runtime::with(|h| socket::get(h, id).map(|_| ()));
     }
     while !bufs.is_empty() {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        // What one sendmsg(2) may take: at most IOV_MAX buffers.
+        let offered: usize = bufs.iter().take(sys::IOV_MAX).map(|b| b.len()).sum();
         let n = transfer(id, Direction::Write, Turn::Free, |s| {
             let n = sys::send_vectored(s.raw(), bufs, more)?;
-            Ok((n, n < total))
+            Ok((n, s.drained_by(n, offered)))
         })?;
         IoSlice::advance_slices(&mut bufs, n);
     }
@@ -99,12 +94,12 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
                 let end = from + pos + delim.len();
                 s.rbuf.stash(&out[end..filled]);
                 filled = 0;
-                return Ok((end, short(n, asked)));
+                return Ok((end, s.drained_by(n, asked)));
             }
             if filled == out.len() {
                 return Ok((std::mem::take(&mut filled), false));
             }
-            if short(n, asked) {
+            if s.drained_by(n, asked) {
                 // Drained without a delimiter: the next recv could only say EAGAIN.
                 return Err(Errno(libc::EAGAIN));
             }
@@ -123,7 +118,7 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
 }
 
 /// The read-until of a socket that has bytes buffered: serve from the buffer, refilling it.
-/// Also says whether its last receive was short (see [`short`]).
+/// Also says whether its last receive left the kernel's buffer drained.
 fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result<(usize, bool)> {
     let mut drained = false;
     loop {
@@ -140,6 +135,6 @@ fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result
             // End of stream: hand out the unterminated rest (or 0 when nothing is left).
             return Ok((s.rbuf.take_into(out), false));
         }
-        drained = short(n, want);
+        drained = s.drained_by(n, want);
     }
 }

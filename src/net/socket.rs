@@ -28,15 +28,25 @@ pub(crate) struct Socket {
     io: u64,
     /// `None`: wait forever; zero: never wait (EAGAIN); otherwise ETIMEDOUT after it.
     timeout: Option<Duration>,
-    /// A stream socket: a short read or write means the kernel's buffer was drained (not so
-    /// for datagrams, where more may be queued behind a short one).
-    stream: bool,
+    /// A TCP socket: a short read or write means the kernel's buffer was drained. Not so for
+    /// datagrams and records (more may be queued behind a short one), nor for AF_UNIX
+    /// streams (a read stops after a message that carries descriptors or credentials).
+    tcp: bool,
     pub(crate) rbuf: ReadBuffer,
 }
 
 impl Socket {
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// Whether a transfer of `n` bytes out of `asked` says the kernel's buffer was drained
+    /// (see [`transfer`]): on a TCP socket, a short one. End of stream is not (a read after it
+    /// returns at once, and no event would come to end a wait). TCP urgent data is the one
+    /// exception (a read stops at its mark with data behind it); the driver watches for it
+    /// (`IoSlot`'s urgent flag) and then no longer takes short reads for drained.
+    pub(crate) fn drained_by(&self, n: usize, asked: usize) -> bool {
+        self.tcp && n > 0 && n < asked
     }
 }
 
@@ -70,13 +80,13 @@ pub(crate) fn get(h: &mut Hub, id: u64) -> Result<&mut Socket> {
     h.objects.get_mut::<Socket>(id).ok_or(Errno(libc::EBADF))
 }
 
-/// Puts a new non-blocking socket under the hub, owned by the running thread; `stream`: it is
-/// a stream socket (SOCK_STREAM). On failure the fd comes back with the error (so a caller
+/// Puts a new non-blocking socket under the hub, owned by the running thread; `tcp`: it is a
+/// TCP socket (see `Socket::tcp`). On failure the fd comes back with the error (so a caller
 /// that was lent it can return it).
 pub(crate) fn try_adopt(
     h: &mut Hub,
     fd: OwnedFd,
-    stream: bool,
+    tcp: bool,
 ) -> std::result::Result<u64, (Errno, OwnedFd)> {
     let io = match h.driver.register(fd.as_raw_fd()) {
         Ok(io) => io,
@@ -86,7 +96,7 @@ pub(crate) fn try_adopt(
         fd,
         io,
         timeout: None,
-        stream,
+        tcp,
         rbuf: ReadBuffer::default(),
     };
     h.adopt(socket).map_err(|socket| {
@@ -96,9 +106,9 @@ pub(crate) fn try_adopt(
 }
 
 /// Puts a new non-blocking socket under the hub, owned by the running thread (closed on
-/// failure); `stream` as for [`try_adopt`].
-pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd, stream: bool) -> Result<u64> {
-    try_adopt(h, fd, stream).map_err(|(e, _fd)| e)
+/// failure); `tcp` as for [`try_adopt`].
+pub(crate) fn adopt(h: &mut Hub, fd: OwnedFd, tcp: bool) -> Result<u64> {
+    try_adopt(h, fd, tcp).map_err(|(e, _fd)| e)
 }
 
 /// Registers the running thread as `id`'s waiter in `dir` (the caller saw EAGAIN).
@@ -155,8 +165,8 @@ pub(crate) fn retry_io<T>(
 }
 
 /// [`retry_io`] for calls that know the kernel's buffer: `op` returns its value and whether
-/// it moved less than it could (a short read or write: on a stream socket, the next call may
-/// wait at once), and it always makes its system call when nothing is buffered here, so
+/// it left the buffer drained ([`Socket::drained_by`]: the next call may wait at once), and
+/// it always makes its system call when nothing is buffered here, so
 /// while the socket is known drained it is not run at all: the thread waits. (An op that may
 /// finish without I/O, such as a body read at its end, goes through [`retry_io`].) `turn`:
 /// whether it serves a request.
@@ -178,11 +188,13 @@ fn run_io<T>(
     skip_when_drained: bool,
     mut op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
 ) -> Result<T> {
+    let mut waived = false; // the switch hooks refused the fair yield: serve without it
     loop {
         let step = runtime::with(|h| {
             let sock = get(h, id)?;
             let io = sock.io;
             let buffered = dir == Direction::Read && !sock.rbuf.is_empty();
+            let nonblocking = sock.timeout == Some(Duration::ZERO);
             if skip_when_drained && !buffered && h.driver.slot(io)?.is_drained(dir) {
                 // No event since it was drained (and no bytes buffered here): wait without
                 // asking the kernel. A socket that must not wait (zero timeout) or a thread
@@ -190,18 +202,18 @@ fn run_io<T>(
                 if let Ok(waiter) = register_waiter(h, id, dir) {
                     return Ok(Step::Wait(io, waiter));
                 }
-            } else if turn == Turn::Fair && !h.sched.take_io_turn() {
+            } else if turn == Turn::Fair && !waived && !nonblocking && !h.sched.take_io_turn() {
+                // (A socket that must not wait never switches either: it is non-blocking.)
                 return Ok(Step::YieldToIo);
             }
             let sock = get(h, id)?;
-            let stream = sock.stream;
             match op(sock) {
                 Err(Errno(libc::EAGAIN)) => {
                     h.driver.slot(io)?.set_drained(dir);
                     register_waiter(h, id, dir).map(|w| Step::Wait(io, w))
                 }
-                Ok((value, short)) => {
-                    if short && stream {
+                Ok((value, drained)) => {
+                    if drained {
                         h.driver.slot(io)?.set_drained(dir);
                     }
                     Ok(Step::Done(value))
@@ -212,7 +224,7 @@ fn run_io<T>(
         match step {
             Step::Done(value) => return Ok(value),
             Step::Wait(io, waiter) => await_io(io, dir, waiter)?,
-            Step::YieldToIo => runtime::io::yield_to_io()?,
+            Step::YieldToIo => waived = !runtime::io::yield_to_io()?,
         }
     }
 }
@@ -221,15 +233,20 @@ fn run_io<T>(
 /// under the hub (made non-blocking), owned by the calling thread. ENOTSOCK if it is not a
 /// socket. On failure the fd comes back with the error, still open.
 pub fn adopt_fd(fd: OwnedFd) -> std::result::Result<u64, (Errno, OwnedFd)> {
-    let stream = match sys::socket_type(fd.as_raw_fd()) {
-        Ok(kind) => kind == libc::SOCK_STREAM,
-        Err(e) => return Err((e, fd)),
+    let tcp = match (
+        sys::socket_type(fd.as_raw_fd()),
+        sys::socket_family(fd.as_raw_fd()),
+    ) {
+        (Ok(kind), Ok(family)) => {
+            kind == libc::SOCK_STREAM && (family == libc::AF_INET || family == libc::AF_INET6)
+        }
+        (Err(e), _) | (_, Err(e)) => return Err((e, fd)),
     };
     if let Err(e) = sys::set_nonblocking(fd.as_raw_fd()) {
         return Err((e, fd));
     }
     let mut lent = Some(fd);
-    match runtime::with(|h| Ok(try_adopt(h, lent.take().expect("taken once"), stream))) {
+    match runtime::with(|h| Ok(try_adopt(h, lent.take().expect("taken once"), tcp))) {
         Ok(result) => result,
         // The hub could not be created: the closure never ran and the fd is still here.
         Err(e) => Err((e, lent.take().expect("closure did not run"))),

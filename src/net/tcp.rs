@@ -38,7 +38,10 @@ pub fn accept(listener: u64) -> Result<(u64, Option<SocketAddr>)> {
             }
         });
         match accepted {
-            Ok((fd, peer)) => return Ok((runtime::with(|h| socket::adopt(h, fd, true))?, peer)),
+            Ok((fd, peer)) => {
+                let tcp = peer.is_some(); // an IP peer: a TCP connection (else AF_UNIX)
+                return Ok((runtime::with(|h| socket::adopt(h, fd, tcp))?, peer));
+            }
             Err(Errno(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) => {
                 crate::runtime::thread::sleep(backoff)?;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);

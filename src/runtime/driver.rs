@@ -46,9 +46,11 @@ pub(crate) struct IoSlot {
     /// Per direction: no event since the owner found the fd drained (see the module docs).
     read_drained: bool,
     write_drained: bool,
-    /// Per direction: an event reported the end of the stream or an error, which stays.
-    read_closed: bool,
-    write_closed: bool,
+    /// Per direction: an event reported what stays without bringing another edge (the end of
+    /// the stream, an error; for reads also TCP urgent data, at whose mark a read stops short
+    /// with data behind it): the direction is never taken for drained again.
+    read_sticky: bool,
+    write_sticky: bool,
 }
 
 impl IoSlot {
@@ -58,8 +60,8 @@ impl IoSlot {
             writer: None,
             read_drained: false, // unknown: the first call tries
             write_drained: false,
-            read_closed: false,
-            write_closed: false,
+            read_sticky: false,
+            write_sticky: false,
         }
     }
 
@@ -81,11 +83,11 @@ impl IoSlot {
 
     /// The owner's I/O found the fd drained in `dir` (EAGAIN, or a short transfer on a
     /// stream): until the next event, waiting is all a call could do. Ignored once the
-    /// direction is closed: a call returns at once then.
+    /// direction is sticky (see the field).
     pub(crate) fn set_drained(&mut self, dir: Direction) {
         match dir {
-            Direction::Read => self.read_drained = !self.read_closed,
-            Direction::Write => self.write_drained = !self.write_closed,
+            Direction::Read => self.read_drained = !self.read_sticky,
+            Direction::Write => self.write_drained = !self.write_sticky,
         }
     }
 }
@@ -139,7 +141,8 @@ impl Driver {
     /// Registers `fd` (readable and writable, edge-triggered); returns its slot key.
     pub(crate) fn register(&mut self, fd: RawFd) -> Result<u64> {
         let key = self.slots.insert(IoSlot::new())?;
-        let interest = Interest::READABLE | Interest::WRITABLE;
+        // PRIORITY: TCP urgent data, which the readiness memory must know of (IoSlot).
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
         if let Err(err) =
             self.poll
                 .registry()
@@ -189,8 +192,8 @@ impl Driver {
             };
             let read_closed = event.is_read_closed() || event.is_error();
             let write_closed = event.is_write_closed() || event.is_error();
-            slot.read_closed |= read_closed;
-            slot.write_closed |= write_closed;
+            slot.read_sticky |= read_closed || event.is_priority();
+            slot.write_sticky |= write_closed;
             let read = event.is_readable() || read_closed;
             let write = event.is_writable() || write_closed;
             if read {

@@ -473,13 +473,14 @@ pub(crate) fn yield_now() -> Result<()> {
 }
 
 /// Fair service (see `Sched::take_io_turn`): queues the running green thread behind the
-/// threads the next poll wakes. The root is never held back, and a yield the switch hooks
-/// refuse is skipped: what follows it (a read that found data) does not block.
-pub(crate) fn yield_to_io() -> Result<()> {
+/// threads the next poll wakes; true if it did. The root is never held back, and a yield the
+/// switch hooks refuse is skipped (false): the caller then serves without its turn, since
+/// what follows (a read that found data) does not block.
+pub(crate) fn yield_to_io() -> Result<bool> {
     if !coroutine::in_coroutine() || hooks::may_block().is_err() {
-        return Ok(());
+        return Ok(false);
     }
-    Wake::result_of(coroutine::suspend(REQUEST_YIELD_TO_IO))
+    Wake::result_of(coroutine::suspend(REQUEST_YIELD_TO_IO)).map(|()| true)
 }
 
 /// Root only: runs until every green thread has ended.

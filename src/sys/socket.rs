@@ -189,7 +189,7 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Result<usize> {
 }
 
 /// Most buffers one sendmsg(2) takes (Linux's UIO_MAXIOV).
-const IOV_MAX: usize = 1024;
+pub(crate) const IOV_MAX: usize = 1024;
 
 /// Sends some of the buffers `bufs`, in order, with one sendmsg(2); `more` adds MSG_MORE (the
 /// caller sends more right after: the kernel may hold a partial segment for it). Returns the

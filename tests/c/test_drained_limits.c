@@ -1,0 +1,101 @@
+/* greenhub C API tests: the limits of the readiness memory (test_fairness.c). Reads that come
+ * back short while the socket still holds data must not be taken for a drained socket. In
+ * each test all data is in the kernel and a poll has consumed the events before any read, so
+ * no further edge will come: a read that waited for one would time out. */
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "support.h"
+
+/* A datagram (or seqpacket) socket: gh_readline's recv gets one datagram without the
+ * delimiter (short), and read_until returns a made-up EAGAIN: it waits for an edge, while the
+ * rest of the line is queued. */
+static void readline_datagrams(int type) {
+  int fds[2];
+  REQUIRE(socketpair(AF_UNIX, type, 0, fds) == 0);
+  REQUIRE(write(fds[1], "ab", 2) == 2);
+  REQUIRE(write(fds[1], "cd\n", 3) == 3);
+  gh_sock s = gh_adopt(fds[0]);
+  REQUIRE(s > 0);
+  CHECK_EQ(gh_sleep(20), 0); /* a poll reports the registration's event; nobody waits */
+  char buf[100];
+  gh_deadline_push(1000);
+  errno = 0;
+  ssize_t n = gh_readline(s, buf, sizeof buf);
+  int e = errno;
+  gh_deadline_pop();
+  CHECKF(n == 5, "gh_readline returned %zd (errno %s), want 5 (\"abcd\\n\")", n, th_errname(e));
+  gh_close(s);
+  close(fds[1]);
+}
+
+TEST(readline_dgram_two_datagrams_queued) { readline_datagrams(SOCK_DGRAM); }
+TEST(readline_seqpacket_two_records_queued) { readline_datagrams(SOCK_SEQPACKET); }
+
+/* TCP urgent data: a read stops at the urgent mark (short) with data after it. */
+TEST(recv_stops_at_urgent_mark) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int paired = make_pair(&a, &b);
+  gh_deadline_pop();
+  if (paired != 0) return;
+  int fb = gh_fileno(b);
+  CHECK_EQ(gh_send(b, "abc", 3), 3);
+  CHECK_EQ(send(fb, "X", 1, MSG_OOB), 1);
+  CHECK_EQ(gh_send(b, "def", 3), 3);
+  CHECK_EQ(gh_sleep(20), 0);
+  char buf[64];
+  CHECK_EQ(gh_recv(a, buf, sizeof buf), 3); /* "abc": short, at the mark */
+  gh_deadline_push(1000);
+  errno = 0;
+  ssize_t n = gh_recv(a, buf, sizeof buf);
+  int e = errno;
+  gh_deadline_pop();
+  CHECKF(n == 3, "second gh_recv returned %zd (errno %s), want 3 (\"def\")", n, th_errname(e));
+  gh_close(a);
+  gh_close(b);
+}
+
+/* AF_UNIX stream: a read stops after a message that carried fds (SCM_RIGHTS), short, with
+ * more data queued behind it. */
+TEST(recv_stops_after_scm_rights) {
+  int fds[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  int passed = dup(0);
+  char data[3] = {'a', 'b', 'c'};
+  struct iovec iov = {data, 3};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &passed, sizeof(int));
+  REQUIRE(sendmsg(fds[1], &msg, 0) == 3);
+  close(passed);
+  REQUIRE(write(fds[1], "def", 3) == 3);
+  gh_sock s = gh_adopt(fds[0]);
+  REQUIRE(s > 0);
+  CHECK_EQ(gh_sleep(20), 0);
+  char buf[64];
+  CHECK_EQ(gh_recv(s, buf, sizeof buf), 3);
+  gh_deadline_push(1000);
+  errno = 0;
+  ssize_t n = gh_recv(s, buf, sizeof buf);
+  int e = errno;
+  gh_deadline_pop();
+  CHECKF(n == 3, "second gh_recv returned %zd (errno %s), want 3 (\"def\")", n, th_errname(e));
+  gh_close(s);
+  close(fds[1]);
+}
