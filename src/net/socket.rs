@@ -191,7 +191,9 @@ fn run_io<T>(
     let mut waived = false; // the switch hooks refused the fair yield: serve without it
     loop {
         let step = runtime::with(|h| {
-            let sock = get(h, id)?;
+            // One lookup of the socket (the hub's fields are borrowed apart, so the slot and
+            // the scheduler can be reached while it is held).
+            let sock = h.objects.get_mut::<Socket>(id).ok_or(Errno(libc::EBADF))?;
             let io = sock.io;
             let buffered = dir == Direction::Read && !sock.rbuf.is_empty();
             let nonblocking = sock.timeout == Some(Duration::ZERO);
@@ -202,30 +204,45 @@ fn run_io<T>(
                 if let Ok(waiter) = register_waiter(h, id, dir) {
                     return Ok(Step::Wait(io, waiter));
                 }
-            } else if turn == Turn::Fair && !waived && !nonblocking && !h.sched.take_io_turn() {
+                let result = op(get(h, id)?);
+                return after_op(h, id, dir, io, result);
+            }
+            if turn == Turn::Fair && !waived && !nonblocking && !h.sched.take_io_turn() {
                 // (A socket that must not wait never switches either: it is non-blocking.)
                 return Ok(Step::YieldToIo);
             }
-            let sock = get(h, id)?;
-            match op(sock) {
-                Err(Errno(libc::EAGAIN)) => {
-                    h.driver.slot(io)?.set_drained(dir);
-                    register_waiter(h, id, dir).map(|w| Step::Wait(io, w))
-                }
-                Ok((value, drained)) => {
-                    if drained {
-                        h.driver.slot(io)?.set_drained(dir);
-                    }
-                    Ok(Step::Done(value))
-                }
-                Err(err) => Err(err),
-            }
+            let result = op(sock);
+            after_op(h, id, dir, io, result)
         })?;
         match step {
             Step::Done(value) => return Ok(value),
             Step::Wait(io, waiter) => await_io(io, dir, waiter)?,
             Step::YieldToIo => waived = !runtime::io::yield_to_io()?,
         }
+    }
+}
+
+/// What [`run_io`] makes of `op`'s result: EAGAIN or a drained transfer marks the I/O slot,
+/// and EAGAIN waits.
+fn after_op<T>(
+    h: &mut Hub,
+    id: u64,
+    dir: Direction,
+    io: u64,
+    result: Result<(T, bool)>,
+) -> Result<Step<T>> {
+    match result {
+        Err(Errno(libc::EAGAIN)) => {
+            h.driver.slot(io)?.set_drained(dir);
+            register_waiter(h, id, dir).map(|w| Step::Wait(io, w))
+        }
+        Ok((value, drained)) => {
+            if drained {
+                h.driver.slot(io)?.set_drained(dir);
+            }
+            Ok(Step::Done(value))
+        }
+        Err(err) => Err(err),
     }
 }
 
