@@ -660,6 +660,20 @@ ssize_t gh_readline(gh_sock s, void *buf, size_t max);
 ssize_t gh_read_until(gh_sock s, const void *delim, size_t delim_len, void *buf, size_t max);
 
 /**
+ * Like gh_read_until() stopping after the first byte that is any of the `set_len` bytes of
+ * `set` (EINVAL if 0 or `max` is 0). A text reader's line: `set` "\r\n" ends it at either
+ * byte, and the reader looks at the byte after a '\r' (gh_peek()) to join a "\r\n".
+ */
+ssize_t gh_read_until_any(gh_sock s, const void *set, size_t set_len, void *buf, size_t max);
+
+/**
+ * Copies up to `len` of the bytes the next read will return into `buf` without consuming
+ * them, waiting until there is at least one; returns the count, 0 at end of stream. What it
+ * receives stays buffered for the next reads (gh_recv(), gh_readline(), ...).
+ */
+ssize_t gh_peek(gh_sock s, void *buf, size_t len);
+
+/**
  * Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
  * used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
  * `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".

@@ -169,6 +169,36 @@ pub extern "C" fn gh_read_until(
     })
 }
 
+/// Like gh_read_until() stopping after the first byte that is any of the `set_len` bytes of
+/// `set` (EINVAL if 0 or `max` is 0). A text reader's line: `set` "\r\n" ends it at either
+/// byte, and the reader looks at the byte after a '\r' (gh_peek()) to join a "\r\n".
+#[no_mangle]
+pub extern "C" fn gh_read_until_any(
+    s: gh_sock,
+    set: *const c_void,
+    set_len: usize,
+    buf: *mut c_void,
+    max: usize,
+) -> libc::ssize_t {
+    call(-1, || {
+        // SAFETY: NULL or valid for the given lengths, as the caller promises.
+        let (set, buf) = unsafe { (in_buf(set, set_len)?, out_buf(buf, max)?) };
+        ssize(net::read_until_any(handle(s)?, set, buf))
+    })
+}
+
+/// Copies up to `len` of the bytes the next read will return into `buf` without consuming
+/// them, waiting until there is at least one; returns the count, 0 at end of stream. What it
+/// receives stays buffered for the next reads (gh_recv(), gh_readline(), ...).
+#[no_mangle]
+pub extern "C" fn gh_peek(s: gh_sock, buf: *mut c_void, len: usize) -> libc::ssize_t {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` writable bytes, as the caller promises.
+        let buf = unsafe { out_buf(buf, len) }?;
+        ssize(net::peek(handle(s)?, buf))
+    })
+}
+
 /// Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
 /// used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
 /// `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".

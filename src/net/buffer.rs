@@ -53,17 +53,13 @@ impl ReadBuffer {
 
     /// A complete piece for a read-until: up to and including `delim` if it occurs within
     /// `out.len()` bytes, or `out.len()` bytes if that many are buffered without it.
-    pub(crate) fn take_until(&mut self, delim: &[u8], out: &mut [u8]) -> Option<usize> {
+    pub(crate) fn take_until(&mut self, delim: Delimiter<'_>, out: &mut [u8]) -> Option<usize> {
         let max = out.len();
         let avail = self.buffered();
         let end = avail.len().min(max);
-        let from = self.scanned.saturating_sub(delim.len() - 1).min(end);
-        let window = &avail[from..end];
-        if let Some(pos) = find(window, delim) {
-            let end = from + pos + delim.len();
-            if end <= max {
-                return Some(self.take_into(&mut out[..end]));
-            }
+        let from = self.scanned.saturating_sub(delim.overlap()).min(end);
+        if let Some(found) = delim.end_in(&avail[from..end]) {
+            return Some(self.take_into(&mut out[..from + found]));
         }
         if avail.len() >= max {
             return Some(self.take_into(out));
@@ -86,6 +82,48 @@ impl ReadBuffer {
         }
         &mut self.data
     }
+}
+
+/// What a read-until stops after.
+#[derive(Clone, Copy)]
+pub(crate) enum Delimiter<'a> {
+    /// This sequence of bytes (not empty).
+    Sequence(&'a [u8]),
+    /// Any one of these bytes (not empty): a text reader's line ends, b"\r\n".
+    AnyByte(&'a [u8]),
+}
+
+impl Delimiter<'_> {
+    /// Where the first delimiter in `haystack` ends (the length of the piece it closes).
+    pub(crate) fn end_in(self, haystack: &[u8]) -> Option<usize> {
+        match self {
+            Delimiter::Sequence(needle) => find(haystack, needle).map(|at| at + needle.len()),
+            Delimiter::AnyByte(set) => find_any(haystack, set).map(|at| at + 1),
+        }
+    }
+
+    /// How many bytes at the end of a searched stretch may be the start of a delimiter that
+    /// more bytes complete: the next search starts that far back.
+    pub(crate) fn overlap(self) -> usize {
+        match self {
+            Delimiter::Sequence(needle) => needle.len().saturating_sub(1),
+            Delimiter::AnyByte(_) => 0,
+        }
+    }
+}
+
+/// Where the first of the bytes of `set` occurs in `haystack`: one `memchr` per byte of the
+/// set, each over what is left before the best match so far.
+fn find_any(haystack: &[u8], set: &[u8]) -> Option<usize> {
+    let mut best = None;
+    let mut limit = haystack.len();
+    for &byte in set {
+        if let Some(at) = crate::sys::memchr(byte, &haystack[..limit]) {
+            best = Some(at);
+            limit = at;
+        }
+    }
+    best
 }
 
 /// Where `needle` first occurs in `haystack`. Candidates are found with libc's vectorised
@@ -115,21 +153,38 @@ mod tests {
 
     #[test]
     fn lines_pieces_and_delimiters() {
+        let lf = Delimiter::Sequence(b"\n");
         let mut b = filled(b"ab\ncdefg\nh");
         let mut out = [0u8; 4];
-        assert_eq!(b.take_until(b"\n", &mut out), Some(3));
+        assert_eq!(b.take_until(lf, &mut out), Some(3));
         assert_eq!(&out[..3], b"ab\n");
-        assert_eq!(b.take_until(b"\n", &mut out), Some(4)); // longer than max: a piece
+        assert_eq!(b.take_until(lf, &mut out), Some(4)); // longer than max: a piece
         assert_eq!(&out, b"cdef");
-        assert_eq!(b.take_until(b"\n", &mut out), Some(2));
+        assert_eq!(b.take_until(lf, &mut out), Some(2));
         assert_eq!(&out[..2], b"g\n");
-        assert_eq!(b.take_until(b"\n", &mut out), None);
+        assert_eq!(b.take_until(lf, &mut out), None);
         assert_eq!(b.buffered(), b"h");
-        let mut crlf = filled(b"x\r");
+        let crlf = Delimiter::Sequence(b"\r\n");
+        let mut b = filled(b"x\r");
         let mut out = [0u8; 16];
-        assert_eq!(crlf.take_until(b"\r\n", &mut out), None);
-        crlf.spare().extend_from_slice(b"\ny");
-        assert_eq!(crlf.take_until(b"\r\n", &mut out), Some(3));
+        assert_eq!(b.take_until(crlf, &mut out), None);
+        b.spare().extend_from_slice(b"\ny");
+        assert_eq!(b.take_until(crlf, &mut out), Some(3));
         assert_eq!(&out[..3], b"x\r\n");
+    }
+
+    #[test]
+    fn any_byte_stops_at_the_first_of_the_set() {
+        let ends = Delimiter::AnyByte(b"\r\n");
+        let mut b = filled(b"ab\ncd\ref\r\ngh");
+        let mut out = [0u8; 16];
+        let mut pieces = Vec::new();
+        while let Some(n) = b.take_until(ends, &mut out) {
+            pieces.push(out[..n].to_vec());
+        }
+        assert_eq!(pieces, [&b"ab\n"[..], b"cd\r", b"ef\r", b"\n"]);
+        assert_eq!(b.buffered(), b"gh"); // no delimiter yet
+        assert_eq!(find_any(b"xyz", b"\r\n"), None);
+        assert_eq!(find_any(b"", b"\r\n"), None);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::IoSlice;
 
-use super::buffer::find;
+use super::buffer::Delimiter;
 use super::socket::{self, transfer, Turn};
 use crate::error::{Errno, Result};
 use crate::runtime::{self, Direction};
@@ -66,6 +66,32 @@ pub fn sendall_vectored(id: u64, bufs: &mut [IoSlice<'_>], more: bool) -> Result
     Ok(())
 }
 
+/// Copies up to `out.len()` of the bytes the next read returns first into `out`, without
+/// consuming them; waits until there is at least one. `Ok(0)` means end of stream. What it
+/// receives stays in the socket's buffer, for the reads after it.
+pub fn peek(id: u64, out: &mut [u8]) -> Result<usize> {
+    if out.is_empty() {
+        return runtime::with(|h| socket::get(h, id).map(|_| 0));
+    }
+    // Free: a peek serves nothing by itself; the read after it takes the thread's turn.
+    transfer(id, Direction::Read, Turn::Free, |s| {
+        let mut drained = false;
+        if s.rbuf.is_empty() {
+            let want = s.rbuf.next_read_size(out.len());
+            let fd = s.raw();
+            let n = sys::recv_append(fd, s.rbuf.spare(), want)?;
+            if n == 0 {
+                return Ok((0, false));
+            }
+            drained = s.drained_by(n, want);
+        }
+        let buffered = s.rbuf.buffered();
+        let n = buffered.len().min(out.len());
+        out[..n].copy_from_slice(&buffered[..n]);
+        Ok((n, drained))
+    })
+}
+
 /// Reads up to and including `delim` into `out`. A piece longer than `out` comes back as
 /// `out.len()` bytes; at end of stream whatever is left comes back, then `Ok(0)`.
 ///
@@ -73,7 +99,23 @@ pub fn sendall_vectored(id: u64, bufs: &mut [IoSlice<'_>], more: bool) -> Result
 /// delimiter are kept in the socket's buffer: a peer that sends a line at a time costs no
 /// buffer and no copy.
 pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
-    if delim.is_empty() || out.is_empty() {
+    if delim.is_empty() {
+        return Err(Errno(libc::EINVAL));
+    }
+    read_until_delimiter(id, Delimiter::Sequence(delim), out)
+}
+
+/// [`read_until`] stopping after the first byte that is one of `set`'s: a text reader's line
+/// (`b"\r\n"`: a line ends at either, and the reader looks at the byte after a '\r' itself).
+pub fn read_until_any(id: u64, set: &[u8], out: &mut [u8]) -> Result<usize> {
+    if set.is_empty() {
+        return Err(Errno(libc::EINVAL));
+    }
+    read_until_delimiter(id, Delimiter::AnyByte(set), out)
+}
+
+fn read_until_delimiter(id: u64, delim: Delimiter<'_>, out: &mut [u8]) -> Result<usize> {
+    if out.is_empty() {
         return Err(Errno(libc::EINVAL));
     }
     let mut filled = 0; // bytes of the current piece already received into `out`
@@ -88,10 +130,10 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
                 // End of stream: the unterminated rest.
                 return Ok((std::mem::take(&mut filled), false));
             }
-            let from = filled.saturating_sub(delim.len() - 1);
+            let from = filled.saturating_sub(delim.overlap());
             filled += n;
-            if let Some(pos) = find(&out[from..filled], delim) {
-                let end = from + pos + delim.len();
+            if let Some(found) = delim.end_in(&out[from..filled]) {
+                let end = from + found;
                 s.rbuf.stash(&out[end..filled]);
                 filled = 0;
                 return Ok((end, s.drained_by(n, asked)));
@@ -119,7 +161,11 @@ pub fn read_until(id: u64, delim: &[u8], out: &mut [u8]) -> Result<usize> {
 
 /// The read-until of a socket that has bytes buffered: serve from the buffer, refilling it.
 /// Also says whether its last receive left the kernel's buffer drained.
-fn read_buffered(s: &mut socket::Socket, delim: &[u8], out: &mut [u8]) -> Result<(usize, bool)> {
+fn read_buffered(
+    s: &mut socket::Socket,
+    delim: Delimiter<'_>,
+    out: &mut [u8],
+) -> Result<(usize, bool)> {
     let mut drained = false;
     loop {
         if let Some(n) = s.rbuf.take_until(delim, out) {

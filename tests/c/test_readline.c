@@ -1,5 +1,6 @@
-/* greenhub C API tests: gh_readline and gh_read_until. Lines split across sends, the max
- * length, CRLF, what stays buffered, a timeout keeping the partial line, long lines. */
+/* greenhub C API tests: gh_readline, gh_read_until, gh_read_until_any and gh_peek. Lines split
+ * across sends, the max length, CRLF, what stays buffered, a timeout keeping the partial line,
+ * long lines, a text reader's line ends, looking ahead without consuming. */
 #include "harness.h"
 #include "support.h"
 
@@ -202,4 +203,67 @@ TEST(readline_long_line) {
   gh_deadline_pop();
   gh_close(a);
   gh_close(b);
+}
+
+TEST(read_until_any_stops_at_either_byte) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  /* A text reader's line ends: '\n', '\r' (also as the last byte of a send) and a "\r\n"
+   * split across sends, then the unterminated rest at end of stream. */
+  struct script sc = {b, {"ab\ncd\r", "\nef\rgh\r\nij\nk", NULL}, 10, 0, 0};
+  gh_thread t = gh_spawn(script_sender, &sc);
+  REQUIRE(t > 0);
+  char buf[64];
+  const char *want[] = {"ab\n", "cd\r", "\n", "ef\r", "gh\r", "\n", "ij\n", "k"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    EXPECT_READ(gh_read_until_any(a, "\r\n", 2, buf, sizeof buf), buf, want[i]);
+  CHECK_EQ(gh_read_until_any(a, "\r\n", 2, buf, sizeof buf), 0);
+  CHECK_ERR(gh_read_until_any(a, "\r\n", 0, buf, sizeof buf), EINVAL);
+  CHECK_ERR(gh_read_until_any(a, "\r\n", 2, buf, 0), EINVAL);
+  int st;
+  CHECK_EQ(gh_join(t, &st), 0);
+  gh_deadline_pop();
+  gh_close(a);
+  CHECK_ERR(gh_read_until_any(a, "\n", 1, buf, sizeof buf), EBADF);
+}
+
+TEST(peek_waits_and_consumes_nothing) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  if (make_pair(&a, &b) != 0) {
+    gh_deadline_pop();
+    return;
+  }
+  struct script sc = {b, {"hello\nworld", "!\n", NULL}, 30, 0, 0};
+  gh_thread t = gh_spawn(script_sender, &sc);
+  REQUIRE(t > 0);
+  char buf[64];
+  EXPECT_READ(gh_peek(a, buf, 3), buf, "hel"); /* waits for the first send */
+  EXPECT_READ(gh_peek(a, buf, 3), buf, "hel");
+  EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "hello\n");
+  EXPECT_READ(gh_peek(a, buf, sizeof buf), buf, "world"); /* what readline left buffered */
+  EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "world!\n");
+  CHECK_EQ(gh_peek(a, buf, sizeof buf), 0); /* end of stream */
+  CHECK_EQ(gh_recv(a, buf, sizeof buf), 0);
+  int st;
+  CHECK_EQ(gh_join(t, &st), 0);
+  gh_close(a);
+
+  /* A peek times out as a read does, and what arrives next is all still there. */
+  if (make_pair(&a, &b) == 0) {
+    CHECK_EQ(gh_settimeout(a, 30), 0);
+    CHECK_ERR(gh_peek(a, buf, sizeof buf), ETIMEDOUT);
+    CHECK_EQ(gh_sendall(b, "xyz", 3), 0);
+    EXPECT_READ(gh_peek(a, buf, 1), buf, "x");
+    EXPECT_READ(gh_recv(a, buf, sizeof buf), buf, "xyz");
+    CHECK_EQ(gh_peek(a, buf, 0), 0);
+    gh_close(a);
+    gh_close(b);
+    CHECK_ERR(gh_peek(a, buf, sizeof buf), EBADF);
+  }
+  gh_deadline_pop();
 }
