@@ -674,6 +674,13 @@ ssize_t gh_read_until_any(gh_sock s, const void *set, size_t set_len, void *buf,
 ssize_t gh_peek(gh_sock s, void *buf, size_t len);
 
 /**
+ * Puts `len` bytes back in front of the socket's buffered data, so that the next read
+ * (gh_recv(), gh_readline(), gh_peek(), ...) returns them first: for a reader that took more
+ * than it could use, or was interrupted after taking part of what it reads. Never waits.
+ */
+int gh_unread(gh_sock s, const void *buf, size_t len);
+
+/**
  * Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
  * used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
  * `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".

@@ -199,6 +199,18 @@ pub extern "C" fn gh_peek(s: gh_sock, buf: *mut c_void, len: usize) -> libc::ssi
     })
 }
 
+/// Puts `len` bytes back in front of the socket's buffered data, so that the next read
+/// (gh_recv(), gh_readline(), gh_peek(), ...) returns them first: for a reader that took more
+/// than it could use, or was interrupted after taking part of what it reads. Never waits.
+#[no_mangle]
+pub extern "C" fn gh_unread(s: gh_sock, buf: *const c_void, len: usize) -> c_int {
+    call(-1, || {
+        // SAFETY: NULL or valid for `len` readable bytes, as the caller promises.
+        let buf = unsafe { in_buf(buf, len) }?;
+        net::unread(handle(s)?, buf).map(|()| 0)
+    })
+}
+
 /// Sends `count` bytes of the file open as `fd`, from `offset` (the file position is neither
 /// used nor moved). Returns the bytes sent: fewer than `count` only if the file ended first.
 /// `count` is clamped to SSIZE_MAX (the return type's limit), so SIZE_MAX means "to the end".

@@ -31,6 +31,21 @@ impl ReadBuffer {
         }
     }
 
+    /// Puts `bytes` back in front of what is buffered: they are read first.
+    pub(crate) fn unread(&mut self, bytes: &[u8]) {
+        self.scanned = 0;
+        if bytes.len() <= self.start {
+            self.start -= bytes.len();
+            self.data[self.start..self.start + bytes.len()].copy_from_slice(bytes);
+        } else {
+            let mut data = Vec::with_capacity(bytes.len() + self.data.len() - self.start);
+            data.extend_from_slice(bytes);
+            data.extend_from_slice(self.buffered());
+            self.data = data;
+            self.start = 0;
+        }
+    }
+
     /// Moves up to `out.len()` buffered bytes into `out`.
     pub(crate) fn take_into(&mut self, out: &mut [u8]) -> usize {
         let n = out.len().min(self.data.len() - self.start);
@@ -185,6 +200,11 @@ mod tests {
         assert_eq!(pieces, [&b"ab\n"[..], b"cd\r", b"ef\r", b"\n"]);
         assert_eq!(b.buffered(), b"gh"); // no delimiter yet
         assert_eq!(find_any(b"xyz", b"\r\n"), None);
+        let mut out = [0u8; 1];
+        assert_eq!(b.take_into(&mut out), 1);
+        b.unread(b"g"); // into the room the take left
+        b.unread(b"ef"); // in front of it, with no room left
+        assert_eq!(b.buffered(), b"efgh");
         assert_eq!(find_any(b"", b"\r\n"), None);
     }
 }

@@ -92,6 +92,15 @@ pub fn peek(id: u64, out: &mut [u8]) -> Result<usize> {
     })
 }
 
+/// Puts `bytes` back in front of the socket's buffered data: the next read returns them first
+/// (a reader that took more than it could use, or was interrupted after taking a part).
+pub fn unread(id: u64, bytes: &[u8]) -> Result<()> {
+    runtime::with(|h| {
+        socket::get(h, id)?.rbuf.unread(bytes);
+        Ok(())
+    })
+}
+
 /// Reads up to and including `delim` into `out`. A piece longer than `out` comes back as
 /// `out.len()` bytes; at end of stream whatever is left comes back, then `Ok(0)`.
 ///

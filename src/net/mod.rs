@@ -11,7 +11,7 @@ mod tcp;
 mod udp;
 
 pub use addr::resolve;
-pub use io::{peek, read_until, read_until_any, recv, send, sendall, sendall_vectored};
+pub use io::{peek, read_until, read_until_any, recv, send, sendall, sendall_vectored, unread};
 pub use poll::{notify_close, poll, POLL_MAX};
 pub use socket::{
     adopt_fd, close, family, fileno, get_option, give, local_addr, peer_addr, set_option,

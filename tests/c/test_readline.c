@@ -1,4 +1,4 @@
-/* greenhub C API tests: gh_readline, gh_read_until, gh_read_until_any and gh_peek. Lines split
+/* greenhub C API tests: gh_readline, gh_read_until, gh_read_until_any, gh_peek and gh_unread. Lines split
  * across sends, the max length, CRLF, what stays buffered, a timeout keeping the partial line,
  * long lines, a text reader's line ends, looking ahead without consuming. */
 #include "harness.h"
@@ -231,7 +231,7 @@ TEST(read_until_any_stops_at_either_byte) {
   CHECK_ERR(gh_read_until_any(a, "\n", 1, buf, sizeof buf), EBADF);
 }
 
-TEST(peek_waits_and_consumes_nothing) {
+TEST(peek_waits_and_consumes_nothing_unread_comes_first) {
   gh_sock a, b;
   gh_deadline_push(ROOT_DEADLINE_MS);
   if (make_pair(&a, &b) != 0) {
@@ -261,9 +261,17 @@ TEST(peek_waits_and_consumes_nothing) {
     EXPECT_READ(gh_peek(a, buf, 1), buf, "x");
     EXPECT_READ(gh_recv(a, buf, sizeof buf), buf, "xyz");
     CHECK_EQ(gh_peek(a, buf, 0), 0);
+    /* What a reader puts back comes first, before what arrives after it. */
+    CHECK_EQ(gh_sendall(b, "tail\n", 5), 0);
+    CHECK_EQ(gh_unread(a, "ab\ncd", 5), 0);
+    CHECK_EQ(gh_unread(a, NULL, 0), 0);
+    EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "ab\n");
+    EXPECT_READ(gh_peek(a, buf, 2), buf, "cd");
+    EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "cdtail\n");
     gh_close(a);
     gh_close(b);
     CHECK_ERR(gh_peek(a, buf, sizeof buf), EBADF);
+    CHECK_ERR(gh_unread(a, "x", 1), EBADF);
   }
   gh_deadline_pop();
 }
