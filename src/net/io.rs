@@ -150,10 +150,10 @@ fn read_until_delimiter(id: u64, delim: Delimiter<'_>, out: &mut [u8]) -> Result
             if filled == out.len() {
                 return Ok((std::mem::take(&mut filled), false));
             }
-            if s.drained_by(n, asked) {
-                // Drained without a delimiter: the next recv could only say EAGAIN.
-                return Err(Errno(libc::EAGAIN));
-            }
+            // A short read without the delimiter: receive again, though it most likely says
+            // EAGAIN. Taking it for drained here would wait for an edge that may never come:
+            // the end of stream can be queued behind these bytes, its event consumed by the
+            // wake-up that led to this read.
         }
     });
     if result.is_err() && filled > 0 {
@@ -180,9 +180,7 @@ fn read_buffered(
         if let Some(n) = s.rbuf.take_until(delim, out) {
             return Ok((n, drained));
         }
-        if drained {
-            return Err(Errno(libc::EAGAIN)); // the next receive could only say so
-        }
+        // (After a short receive too: see read_until_delimiter.)
         let want = s.rbuf.next_read_size(out.len());
         let fd = s.raw();
         let n = sys::recv_append(fd, s.rbuf.spare(), want)?;

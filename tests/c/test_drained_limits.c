@@ -99,3 +99,49 @@ TEST(recv_stops_after_scm_rights) {
   gh_close(s);
   close(fds[1]);
 }
+
+/* The end of stream right behind a short read: the wake-up for the data also reported the end
+ * (one edge for both), so a read-until that took its short read for drained would wait for
+ * an edge that never comes. Both paths: nothing buffered, and a buffered rest. */
+TEST(read_until_end_of_stream_behind_a_short_read) {
+  gh_sock a, b;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int paired = make_pair(&a, &b);
+  gh_deadline_pop();
+  if (paired != 0) return;
+  char buf[100];
+  CHECK_EQ(gh_sendall(b, "ab\ncd", 5), 0);
+  CHECK_EQ(gh_sleep(20), 0);
+  EXPECT_READ(gh_readline(a, buf, sizeof buf), buf, "ab\n"); /* "cd" stays buffered */
+  CHECK_EQ(gh_sendall(b, "ef", 2), 0);
+  CHECK_EQ(gh_shutdown(b, SHUT_WR), 0);
+  CHECK_EQ(gh_sleep(20), 0); /* a poll consumes the one event for "ef" and the end */
+  gh_deadline_push(1000);
+  errno = 0;
+  ssize_t n = gh_readline(a, buf, sizeof buf);
+  int e = errno;
+  CHECKF(n == 4, "buffered rest: gh_readline returned %zd (errno %s), want 4 (\"cdef\")", n,
+         th_errname(e));
+  CHECK_EQ(gh_readline(a, buf, sizeof buf), 0);
+  gh_deadline_pop();
+  gh_close(a);
+  gh_close(b);
+
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  paired = make_pair(&a, &b);
+  gh_deadline_pop();
+  if (paired != 0) return;
+  CHECK_EQ(gh_sendall(b, "xyz", 3), 0);
+  CHECK_EQ(gh_shutdown(b, SHUT_WR), 0);
+  CHECK_EQ(gh_sleep(20), 0);
+  gh_deadline_push(1000);
+  errno = 0;
+  n = gh_read_until_any(a, "\r\n", 2, buf, sizeof buf);
+  e = errno;
+  CHECKF(n == 3, "nothing buffered: gh_read_until_any returned %zd (errno %s), want 3", n,
+         th_errname(e));
+  CHECK_EQ(gh_read_until_any(a, "\r\n", 2, buf, sizeof buf), 0);
+  gh_deadline_pop();
+  gh_close(a);
+  gh_close(b);
+}
