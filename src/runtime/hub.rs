@@ -170,43 +170,49 @@ impl Hub {
     /// What the loop does next: run a queued thread, return to the root, or poll. Threads that
     /// were queued when the last poll ended run first; then I/O and timers get a turn, so a
     /// thread that keeps yielding cannot starve them.
+    ///
+    /// Inlined into the loop, like the batch refill between rounds (with two threads every
+    /// other switch refills): out of line they cost a call, a frame and the step written to
+    /// memory and read back on every switch. Only firing timers is a call.
+    #[inline(always)]
     fn next_step(&mut self) -> LoopStep {
         loop {
-            while self.sched.batch_left > 0 {
-                self.sched.batch_left -= 1;
-                match self.sched.run_queue.pop_front() {
-                    Some(ROOT) => {
-                        if self.sched.root.state == State::Runnable {
-                            self.sched.root.state = State::Running;
-                            let word = self.sched.root.hook_word;
-                            self.sched.watch.switched(ROOT, 0, word);
-                            return LoopStep::Root;
-                        }
-                    }
-                    Some(id) => {
-                        if let Some((co, wake)) = self.begin_run(id) {
-                            return LoopStep::Run(id, co, wake);
-                        }
-                    }
-                    None => self.sched.batch_left = 0,
-                }
-            }
             let s = &mut self.sched;
-            if s.run_queue.is_empty() || s.external_waiters > 0 {
-                return LoopStep::Poll;
+            if s.batch_left == 0 {
+                if s.run_queue.is_empty() || s.external_waiters > 0 {
+                    return LoopStep::Poll;
+                }
+                // Threads are runnable and nobody waits for I/O: epoll has nothing to say, so
+                // only timers get their turn (a system call per batch would double a switch).
+                s.fire_timers();
+                if s.dump_due() {
+                    return LoopStep::Report;
+                }
+                s.next_round();
+                s.batch_left = s.run_queue.len();
             }
-            // Threads are runnable and nobody waits for I/O: epoll has nothing to say, so
-            // only timers get their turn (a system call per batch would double a switch).
-            s.fire_timers();
-            if s.dump_due() {
-                return LoopStep::Report;
+            s.batch_left -= 1;
+            match s.run_queue.pop_front() {
+                Some(ROOT) => {
+                    if s.root.state == State::Runnable {
+                        s.root.state = State::Running;
+                        let word = s.root.hook_word;
+                        s.watch.switched(ROOT, 0, word);
+                        return LoopStep::Root;
+                    }
+                }
+                Some(id) => {
+                    if let Some((co, wake)) = self.begin_run(id) {
+                        return LoopStep::Run(id, co, wake);
+                    }
+                }
+                None => s.batch_left = 0,
             }
-            s.next_round();
-            s.batch_left = s.run_queue.len();
         }
     }
 
     /// Marks `id` running; gives its coroutine and the code of why it woke.
+    #[inline(always)]
     fn begin_run(&mut self, id: u64) -> Option<(Coroutine, u32)> {
         let task = self.sched.tasks.get_mut(id)?;
         if task.state != State::Runnable {
@@ -221,7 +227,9 @@ impl Hub {
         Some((co, wake))
     }
 
-    /// Takes back a thread that stopped running and decides what runs next.
+    /// Takes back a thread that stopped running and decides what runs next. Inlined into the
+    /// loop for a thread that suspended (every switch); a thread's end is out of line.
+    #[inline(always)]
     fn end_run(&mut self, id: u64, co: Coroutine, outcome: Resumed) -> LoopStep {
         self.sched.current = ROOT;
         match outcome {
@@ -240,21 +248,28 @@ impl Hub {
                     }
                 }
             }
-            Resumed::Finished => {
-                self.sched.recycle(co);
-                self.finish(id, false);
-            }
-            Resumed::Overflowed => {
-                co.abandon();
-                let word = self.sched.tasks.get(id).map_or(0, |t| t.hook_word);
-                hooks::overflowed(word);
-                self.finish(id, true);
-            }
+            ended => self.ended(id, co, ended),
         }
         hooks::enter(self.sched.root.hook_word);
         self.after_turn()
     }
 
+    /// A thread's body returned or overflowed its stack.
+    #[cold]
+    #[inline(never)]
+    fn ended(&mut self, id: u64, co: Coroutine, outcome: Resumed) {
+        if outcome == Resumed::Finished {
+            self.sched.recycle(co);
+            self.finish(id, false);
+        } else {
+            co.abandon();
+            let word = self.sched.tasks.get(id).map_or(0, |t| t.hook_word);
+            hooks::overflowed(word);
+            self.finish(id, true);
+        }
+    }
+
+    #[inline(always)]
     fn after_turn(&mut self) -> LoopStep {
         if self.sched.reports.is_empty() && !self.sched.dump_due() {
             self.next_step()
@@ -425,27 +440,40 @@ enum RootEntry {
 
 /// The scheduling loop, run by the root while it waits or yields. Returns when the root is
 /// runnable. One borrow of the hub per switch: it takes back the thread that stopped and
-/// picks the next.
+/// picks the next. The hub exists (the first step is taken through [`with`]) and is never
+/// removed while its thread runs, so the loop looks up the thread-local once, not per switch.
 fn run_until_root_runs(entry: RootEntry) {
-    let mut step = with(|h| {
+    let first = with(|h| {
         if entry == RootEntry::Wait {
             h.sched.batch_left = h.sched.batch_left.max(h.sched.run_queue.len());
         }
         Ok(h.next_step())
     });
-    loop {
+    let Ok(mut step) = first else {
+        return;
+    };
+    HUB.with(|cell| loop {
         step = match step {
-            Ok(LoopStep::Root) | Err(_) => return,
-            Ok(LoopStep::Run(id, mut co, wake)) => {
+            LoopStep::Root => return,
+            LoopStep::Run(id, mut co, wake) => {
                 let outcome = co.resume(wake);
-                with(|h| Ok(h.end_run(id, co, outcome)))
+                on_hub(cell, |h| h.end_run(id, co, outcome))
             }
-            Ok(LoopStep::Poll) => with(|h| Ok(h.poll_once())),
-            Ok(LoopStep::Report) => {
+            LoopStep::Poll => on_hub(cell, Hub::poll_once),
+            LoopStep::Report => {
                 flush_reports();
-                with(|h| Ok(h.next_step()))
+                on_hub(cell, Hub::next_step)
             }
         };
+    });
+}
+
+/// Runs one step of the loop on the hub in `cell`, which the loop found there.
+#[inline(always)]
+fn on_hub(cell: &RefCell<Option<Box<Hub>>>, f: impl FnOnce(&mut Hub) -> LoopStep) -> LoopStep {
+    match cell.borrow_mut().as_mut() {
+        Some(hub) => f(hub),
+        None => LoopStep::Root, // not reached: a hub is never removed from its thread
     }
 }
 
