@@ -32,8 +32,10 @@ pub(crate) enum Class {
     IoSlot = 3,
 }
 
+/// A slot keeps the whole handle of its value (of its next value while free): a lookup is
+/// one comparison, which checks class, hub, generation and index at once.
 struct Slot<T> {
-    generation: u64,
+    handle: u64,
     value: Option<T>,
 }
 
@@ -72,27 +74,28 @@ impl<T> Table<T> {
                 if self.slots.len() as u64 > INDEX_MASK {
                     return Err(value);
                 }
+                let index = self.slots.len();
                 self.slots.push(Slot {
-                    generation: 1,
+                    handle: self.handle_of(index, 1),
                     value: None,
                 });
-                self.slots.len() - 1
+                index
             }
         };
         let slot = &mut self.slots[index];
         slot.value = Some(value);
-        Ok(self.tag | (slot.generation << INDEX_BITS) | index as u64)
+        Ok(slot.handle)
     }
 
+    fn handle_of(&self, index: usize, generation: u64) -> u64 {
+        self.tag | (generation << INDEX_BITS) | index as u64
+    }
+
+    #[inline]
     fn index_of(&self, handle: u64) -> Option<usize> {
-        let tag_mask = !((GEN_MASK << INDEX_BITS) | INDEX_MASK);
-        if handle & tag_mask != self.tag {
-            return None;
-        }
         let index = (handle & INDEX_MASK) as usize;
         let slot = self.slots.get(index)?;
-        (slot.value.is_some() && slot.generation == (handle >> INDEX_BITS) & GEN_MASK)
-            .then_some(index)
+        (slot.handle == handle && slot.value.is_some()).then_some(index)
     }
 
     pub(crate) fn get(&self, handle: u64) -> Option<&T> {
@@ -107,26 +110,22 @@ impl<T> Table<T> {
 
     pub(crate) fn remove(&mut self, handle: u64) -> Option<T> {
         let index = self.index_of(handle)?;
-        let slot = &mut self.slots[index];
+        let generation = (handle >> INDEX_BITS) & GEN_MASK;
         // Generations run from 1 (0 is never issued, so a zero handle never matches) to
         // LAST_GENERATION. Wrapping would make the first handle of this slot valid again, so a
         // slot at its last generation is retired: it stays empty and off the free list.
-        if slot.generation < LAST_GENERATION {
-            slot.generation += 1;
+        if generation < LAST_GENERATION {
+            self.slots[index].handle = self.handle_of(index, generation + 1);
             self.free.push(index as u32);
         }
-        slot.value.take()
+        self.slots[index].value.take()
     }
 
     /// Every live value with its handle, in index order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        self.slots.iter().enumerate().filter_map(|(index, slot)| {
-            let value = slot.value.as_ref()?;
-            Some((
-                self.tag | (slot.generation << INDEX_BITS) | index as u64,
-                value,
-            ))
-        })
+        self.slots
+            .iter()
+            .filter_map(|slot| Some((slot.handle, slot.value.as_ref()?)))
     }
 
     /// Test hook: makes the free slot `index` continue from `generation`, as if it had been
@@ -134,7 +133,7 @@ impl<T> Table<T> {
     #[cfg(test)]
     fn age_free_slot(&mut self, index: usize, generation: u64) {
         assert!(self.slots[index].value.is_none() && self.free.contains(&(index as u32)));
-        self.slots[index].generation = generation;
+        self.slots[index].handle = self.handle_of(index, generation);
     }
 }
 
