@@ -84,7 +84,12 @@ def _readable_pointer(data):
     """(keepalive, address, length) of a bytes-like object, without copying it if possible."""
     if isinstance(data, bytes):
         return data, ctypes.cast(ctypes.c_char_p(data), c_void_p).value or 0, len(data)
-    mv = memoryview(data)
+    try:
+        mv = memoryview(data)
+    except TypeError:  # the socket module's message, without memoryview's prefix
+        raise TypeError(
+            "a bytes-like object is required, not '%s'" % type(data).__name__
+        ) from None
     if mv.ndim != 1 or mv.itemsize != 1:
         mv = mv.cast("B")
     n = mv.nbytes
@@ -455,7 +460,10 @@ class GreenSocket(SocketCalls):
             return n
         mv = memoryview(buffer)
         if mv.readonly:
-            raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like object")
+            raise TypeError(
+                "recv_into() argument 1 must be read-write bytes-like object, not %s"
+                % type(buffer).__name__
+            )
         if mv.ndim != 1 or mv.itemsize != 1:
             mv = mv.cast("B")
         size = mv.nbytes
