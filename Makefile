@@ -103,7 +103,7 @@ test-python-default: lib $(VENV)/.ready
 
 test-python-%: lib .venv-%/.ready
 	@echo "tests/python under CPython $* ($$(.venv-$*/bin/python -c 'import sys; print(sys.version.split()[0], sys.executable)'))"
-	PYTHONPATH=bindings/python .venv-$*/bin/python -m pytest -q tests/python
+	PYTHONPATH=bindings/python GREENHUB_MAKEFILE_MATRIX=core .venv-$*/bin/python -m pytest -q tests/python
 
 # Kept once made (make would delete it as the intermediate file of a pattern chain).
 .PRECIOUS: .venv-%/.ready

@@ -14,18 +14,22 @@ import math
 import os
 import socket
 from _thread import get_ident as _get_ident  # the OS thread's, whatever monkey_patch does
-from ctypes import byref, c_char, c_int, c_size_t, c_void_p
+from ctypes import byref, c_char, c_int, c_int64, c_size_t, c_void_p
 
 from ._errors import error_from_errno
 from ._hub import IO, block, hub
 from ._lib import GhAddr, lib, get_errno
 from ._sockcalls import SocketCalls, View as _View
 from ._fdwait import GreenPipe, shutdown_safe, trampoline
+from . import _greenfile
+from ._greenfile import SCRATCH_SIZE as _SCRATCH_SIZE
+from ._greenfile import NO_HANDLE, SCRATCH as _SCRATCH, scratch_mv as _scratch_mv
+from ._lib import unconverted
 
 __all__ = ["GreenSocket", "GreenPipe", "shutdown_safe", "trampoline", "socket_from_fd"]
 
 #: The standard library's socket class, as it was before any monkey_patch() (greenhub is
-#: imported first): GreenSocket borrows its makefile() and sendfile() helpers.
+#: imported first): GreenSocket borrows its sendfile() helpers and makefile()'s bookkeeping.
 _StdSocket = socket.socket
 _AddressFamily = socket.AddressFamily
 _SocketKind = socket.SocketKind
@@ -33,10 +37,9 @@ _SocketKind = socket.SocketKind
 _INET = (socket.AF_INET, socket.AF_INET6)
 _INPROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
 
-_SCRATCH_SIZE = 65536
-_scratch = bytearray(_SCRATCH_SIZE)
-_scratch_c = (c_char * _SCRATCH_SIZE).from_buffer(_scratch)
-_scratch_mv = memoryview(_scratch)
+# The hot calls, with arguments made ctypes objects here (see _lib.unconverted).
+_recv = unconverted("gh_recv")
+_send = unconverted("gh_send")
 
 _gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
 _gai_strerror.restype = ctypes.c_char_p
@@ -123,6 +126,7 @@ class GreenSocket(SocketCalls):
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None, _handle=None):
         self._h = 0
+        self._hc = NO_HANDLE  # _h as a ctypes object, for the unconverted hot calls
         self._closed = False
         self._io_refs = 0
         self._timeout = None
@@ -154,6 +158,7 @@ class GreenSocket(SocketCalls):
 
     def _attach(self, h):
         self._h = h
+        self._hc = c_int64(h)
         lib.gh_sock_give(h, 0)  # the root never closes it on its own: close() or gc does
         default = socket.getdefaulttimeout()
         if default is not None:
@@ -165,6 +170,7 @@ class GreenSocket(SocketCalls):
         h = self._h
         if h:
             self._h = 0
+            self._hc = NO_HANDLE
             if _get_ident() == hub.thread:
                 lib.gh_close(h)  # select()/poll() waits on its fd end too (EBADF)
             else:
@@ -414,7 +420,7 @@ class GreenSocket(SocketCalls):
             # The hub writes into the buffer just before the call returns, with no switch in
             # between, so one buffer serves every green thread of this hub.
             try:
-                n = block(lib.gh_recv, (self._h, _scratch_c, bufsize), IO)
+                n = block(_recv, (self._hc, _SCRATCH, c_size_t(bufsize)), IO)
             except OSError as e:
                 if self._reads_as_eof(e):
                     return b""
@@ -451,7 +457,7 @@ class GreenSocket(SocketCalls):
             # caller's buffer in a ctypes array on every call (see recv for why one buffer
             # serves every green thread).
             try:
-                n = block(lib.gh_recv, (self._h, _scratch_c, nbytes or len(buffer)), IO)
+                n = block(_recv, (self._hc, _SCRATCH, c_size_t(nbytes or len(buffer))), IO)
             except OSError as e:
                 if self._reads_as_eof(e):
                     return 0
@@ -495,7 +501,7 @@ class GreenSocket(SocketCalls):
         if flags:
             return self._send_flags(data, flags)
         if isinstance(data, bytes):
-            return block(lib.gh_send, (self._h, data, len(data)), IO)
+            return block(_send, (self._hc, data, c_size_t(len(data))), IO)
         keep, addr, n = _readable_pointer(data)
         if n == 0:
             return block(lib.gh_send, (self._h, None, 0), IO)
@@ -517,9 +523,10 @@ class GreenSocket(SocketCalls):
             block(lib.gh_send, (h, None, 0), IO)
             return None
         sent = 0
+        hc = self._hc
         try:
             while sent < n:
-                sent += block(lib.gh_send, (h, addr + sent, n - sent), IO)
+                sent += block(_send, (hc, c_void_p(addr + sent), c_size_t(n - sent)), IO)
         finally:
             del keep
         return None
@@ -557,9 +564,9 @@ class GreenSocket(SocketCalls):
     _check_sendfile_params = _StdSocket._check_sendfile_params
     _sendfile_use_send = _StdSocket._sendfile_use_send
 
-    # The standard library's makefile(), unchanged: socket.SocketIO over recv_into()/send(),
-    # wrapped in io.BufferedReader/BufferedWriter/BufferedRWPair and io.TextIOWrapper.
-    makefile = _StdSocket.makefile
+    # The standard library's makefile() arguments and semantics; readline() and write() +
+    # flush() one native call each (_greenfile).
+    makefile = _greenfile.makefile
 
 
 def socket_from_fd(fd, family=-1, type=-1, proto=-1):
