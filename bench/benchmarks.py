@@ -211,6 +211,11 @@ MICRO = [
     dict(name="switch", kind="json", title="switch (green thread -> hub -> green thread)",
          cmd=lambda: [os.path.join(BB, "switch"), "-n", "2000000"], timeout=120,
          summary=switch_summary),
+    dict(name="generator_pair", kind="json",
+         title="the generator crate's bare resume + yield (what the switch is compared with)",
+         cmd=lambda: [os.path.join(BB, "generator_pair")], timeout=120,
+         summary=lambda m: "%.2f ns per resume + yield pair (min of 5 runs of %d)" % (
+             m["ns_per_pair_min_of_5"], m["pairs"])),
     dict(name="switch detector", kind="json",
          title="switch with the block detector on vs off (same run, interleaved)",
          cmd=lambda: [os.path.join(BB, "switch"), "-n", "2000000", "-r", "9", "-d"], timeout=180,
@@ -324,6 +329,18 @@ HTTP_TARGETS = [
 HTTP_P99_TARGETS = [
     ("greenhub.wsgi p99 <= Granian's", HTTP_POINTS[3]["name"], GH_WSGI,
      "Granian WSGI (1 worker, 1 thread)"),
+]
+
+# (what, point, server, compared with, maximum ratio of p99): issue 16
+P99_TARGETS = [
+    ("shim p99 <= 1.5x uvloop's", "echo, 100 connections", SHIM, "uvloop streams", 1.5),
+]
+# (what, micro-benchmark, its field, compared with, its field, maximum ratio): issue 16
+MICRO_RATIO_TARGETS = [
+    ("switch <= 2x generator pair", "switch", "ns_per_switch_min", "generator_pair",
+     "ns_per_pair_min_of_5", 2.0),
+    ("Python switch <= 0.1x gevent's", "py_switch greenhub", "ns_per_switch_median",
+     "py_switch gevent", "ns_per_switch_median", 0.1),
 ]
 
 # (what, server, maximum MB) at echo, 1000 connections

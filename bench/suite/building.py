@@ -28,6 +28,12 @@ def build(points):
                  os.path.join(HERE, "loadgen", "Cargo.toml"),
                  "--target-dir", os.path.join(BB, "cargo")], 900)
     shutil.copy2(os.path.join(BB, "cargo", "release", "loadgen"), LOADGEN)
+    # The `generator` crate's bare resume + yield, what the switch is compared with.
+    run_checked(["cargo", "build", "--release", "--quiet", "--manifest-path",
+                 os.path.join(HERE, "micro", "generator_pair", "Cargo.toml"),
+                 "--target-dir", os.path.join(BB, "cargo")], 900)
+    shutil.copy2(os.path.join(BB, "cargo", "release", "generator_pair"),
+                 os.path.join(BB, "generator_pair"))
     cc = os.environ.get("CC", "cc")
     plain, linked = c_programs()
     for src in plain:

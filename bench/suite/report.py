@@ -107,7 +107,8 @@ def table(macro, skipped, micro, args, bench, servers):
 
 
 def targets(macro, micro, bench):
-    """The issue #5 targets: the declared ratio, RSS and micro ones, then those that need code."""
+    """The targets of issues 5 and 16: the declared ratio, p99, RSS and micro ones, then those
+    that need code."""
     lines = []
 
     def verdict(ok):
@@ -136,6 +137,17 @@ def targets(macro, micro, bench):
             lines.append("%-30s %-28s   the load generator ran at %.0f%% CPU against %s: client-"
                          "bound; server CPU per request: %.2f vs %.2f us (%.2fx the cost)" % (
                              "", "", cli, b, cost[a] * 1e6, cost[b] * 1e6, cost[a] / cost[b]))
+    for what, point, a, b, maximum in bench.P99_TARGETS:
+        pa = {r["rep"]: r["p99_us"] for r in macro if r["point"] == point and r["server"] == a and r.get("ok")}
+        pb = {r["rep"]: r["p99_us"] for r in macro if r["point"] == point and r["server"] == b and r.get("ok")}
+        ratios = [pa[k] / pb[k] for k in pa if pb.get(k)]
+        if not ratios:
+            lines.append("%-30s %-28s not measured (a row is missing)" % (what, point))
+            continue
+        m = statistics.median(ratios)
+        lines.append("%-30s %-28s %.2fx  %s (per repetition: %s; p99 %s vs %s us)" % (
+            what, point, m, verdict(m <= maximum), ", ".join("%.2f" % x for x in ratios),
+            med(list(pa.values())), med(list(pb.values()))))
     for what, server, limit in bench.RSS_TARGETS:
         rss = med([r.get("server_rss_kb") for r in macro if r["server"] == server and r.get("ok")
                    and r["point"] == "echo, 1000 connections"])
@@ -147,6 +159,11 @@ def targets(macro, micro, bench):
         unit = "%+.1f%%" if key.endswith("_pct") else "%.0f ns"
         lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if v is None else
                                           (unit + "  %s") % (v, verdict(v <= limit))))
+    for what, a, ka, b, kb, maximum in bench.MICRO_RATIO_TARGETS:
+        va, vb = by.get(a, {}).get(ka), by.get(b, {}).get(kb)
+        lines.append("%-30s %-28s %s" % (what, "micro", "not measured" if not va or not vb else
+                                          "%.1f vs %.1f ns: %.2fx  %s" % (
+                                              va, vb, va / vb, verdict(va / vb <= maximum))))
     for scenario, what in (("open", "a 3 s open"), ("read", "200 ms reads"), ("big", "2 GiB cached")):
         m = by.get("slow files " + scenario)
         lines.append("%-30s %-28s %s" % (
