@@ -33,7 +33,9 @@ from suite import building, macro, paths, report  # noqa: E402  (pinning, start/
 CLIENT = os.path.join(paths.BB, "echo_client")
 CONNS = [100, 1000]
 BASELINE = "epoll baseline (C)"
-NAMES = [BASELINE, "greenhub C echo_server", "greenhub C, no log lines", "greenhub Python shim (seed)"]
+# The Python rows too: issue 16's targets are the shim against Eventlet and uvloop.
+NAMES = [BASELINE, "greenhub C echo_server", "greenhub C, no log lines", "greenhub Python shim (seed)",
+         "Eventlet (seed)", "uvloop streams"]
 TOOLS = ["loadgen", "independent"]
 
 
