@@ -114,9 +114,12 @@ def targets(macro, micro, bench):
     def verdict(ok):
         return "met" if ok else "MISSED"
 
+    def per_rep(point, server, key):
+        return {r["rep"]: r[key] for r in macro
+                if r["point"] == point and r["server"] == server and r.get("ok")}
+
     for what, point, a, b, minimum in bench.RATIO_TARGETS:
-        ra = {r["rep"]: r["rps"] for r in macro if r["point"] == point and r["server"] == a and r.get("ok")}
-        rb = {r["rep"]: r["rps"] for r in macro if r["point"] == point and r["server"] == b and r.get("ok")}
+        ra, rb = per_rep(point, a, "rps"), per_rep(point, b, "rps")
         ratios = [ra[k] / rb[k] for k in ra if rb.get(k)]
         if not ratios:
             lines.append("%-30s %-28s not measured (a row is missing)" % (what, point))
@@ -138,8 +141,7 @@ def targets(macro, micro, bench):
                          "bound; server CPU per request: %.2f vs %.2f us (%.2fx the cost)" % (
                              "", "", cli, b, cost[a] * 1e6, cost[b] * 1e6, cost[a] / cost[b]))
     for what, point, a, b, maximum in bench.P99_TARGETS:
-        pa = {r["rep"]: r["p99_us"] for r in macro if r["point"] == point and r["server"] == a and r.get("ok")}
-        pb = {r["rep"]: r["p99_us"] for r in macro if r["point"] == point and r["server"] == b and r.get("ok")}
+        pa, pb = per_rep(point, a, "p99_us"), per_rep(point, b, "p99_us")
         ratios = [pa[k] / pb[k] for k in pa if pb.get(k)]
         if not ratios:
             lines.append("%-30s %-28s not measured (a row is missing)" % (what, point))

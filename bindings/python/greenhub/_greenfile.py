@@ -133,6 +133,7 @@ class _GreenFile:
 
     #: Calls the fast file never makes itself (those of every file; each class adds its own).
     _HANDED_OVER = ("detach", "fileno", "isatty", "seek", "seekable", "tell", "truncate")
+    _HANDED_OVER_ATTRIBUTES = ("name",)
 
     def __init__(self, sock, args, reading, writing):
         self._sock = sock
@@ -285,9 +286,16 @@ def _delegated_property(name):
                     doc="The standard library's (this file becomes it from now on).")
 
 
-for _name in _GreenFile._HANDED_OVER:
-    setattr(_GreenFile, _name, _delegate(_name))
-_GreenFile.name = _delegated_property("name")
+def _hand_over(cls):
+    """Gives *cls* the standard library's methods (``_HANDED_OVER``) and attributes
+    (``_HANDED_OVER_ATTRIBUTES``) it declares."""
+    for name in cls.__dict__.get("_HANDED_OVER", ()):
+        setattr(cls, name, _delegate(name))
+    for name in cls.__dict__.get("_HANDED_OVER_ATTRIBUTES", ()):
+        setattr(cls, name, _delegated_property(name))
+
+
+_hand_over(_GreenFile)
 
 
 class GreenTextFile(_GreenFile, io.TextIOBase):
@@ -374,6 +382,8 @@ class GreenTextFile(_GreenFile, io.TextIOBase):
             raise TypeError("write() argument must be str, not %s"
                             % ("None" if s is None else type(s).__name__))
         data = s.encode(self._encoding, self._errors)
+        # (Written out here and in the binary write: a shared method would be one more
+        # Python call per line.)
         self._parts.append(data)
         self._pending += len(data)
         if self._pending > self._limit:
@@ -381,18 +391,14 @@ class GreenTextFile(_GreenFile, io.TextIOBase):
         return len(s)
 
 
-for _name in GreenTextFile._HANDED_OVER:
-    setattr(GreenTextFile, _name, _delegate(_name))
-for _name in GreenTextFile._HANDED_OVER_ATTRIBUTES:
-    setattr(GreenTextFile, _name, _delegated_property(_name))
+_hand_over(GreenTextFile)
 
 
 class GreenBinaryFile(_GreenFile, io.BufferedIOBase):
     """makefile() in binary mode with a buffer, for a blocking socket."""
 
     _HANDED_OVER = ("read1", "readinto", "readinto1")
-    raw = _delegated_property("raw")
-    mode = _delegated_property("mode")
+    _HANDED_OVER_ATTRIBUTES = ("raw", "mode")
 
     def __init__(self, sock, args, reading, writing):
         _GreenFile.__init__(self, sock, args, reading, writing)
@@ -470,5 +476,4 @@ class GreenBinaryFile(_GreenFile, io.BufferedIOBase):
         return len(b)
 
 
-for _name in GreenBinaryFile._HANDED_OVER:
-    setattr(GreenBinaryFile, _name, _delegate(_name))
+_hand_over(GreenBinaryFile)
