@@ -103,3 +103,35 @@ def test_reset_mid_line_reads_as_end_of_file(pair):
     pair.client.close()  # linger 0: a reset
     assert f.readline() == "part"  # received with the line, before the reset
     assert f.readline() == ""
+
+
+@pytest.mark.parametrize("mode", ["r", "rb", "w", "wb", "rw", "rwb"])
+def test_a_dropped_file_is_freed_at_once(pair, mode):
+    # No reference cycle in the file: dropping the last reference closes the socket (closed
+    # meanwhile by its owner) right away, as the standard library's file does, not at the
+    # next garbage collection.
+    import gc
+
+    f = pair.conn.makefile(mode)
+    pair.conn.close()
+    gc.disable()
+    try:
+        del f
+        pair.client.settimeout(2)
+        assert pair.client.recv(10) == b""  # end of file: the socket was closed
+    finally:
+        gc.enable()
+
+
+def test_reset_during_a_long_line_reads_as_end_of_file(eventlet, pair):
+    # A reset after the first 64 KiB piece of a line: the pieces go back and the standard
+    # library's path reads them, then end of file.
+    f = pair.conn.makefile("rb")
+    pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    pair.client.sendall(b"a" * 70000)
+    eventlet.sleep(0.05)
+    reader = eventlet.spawn(f.readline)
+    eventlet.sleep(0.05)
+    pair.client.close()  # linger 0: a reset
+    assert reader.wait() == b"a" * 70000
+    assert f.readline() == b""

@@ -350,11 +350,16 @@ class GreenTextFile(_GreenFile, io.TextIOBase):
             return ""
         line = scratch_mv[:n].tobytes()
         ends = _UNIVERSAL_ENDS if self._universal else _LF_ONLY
-        if line[-1] not in ends:
-            line = self._take_pieces(fn, args[1:-2], line, ends)
-        if self._universal and line[-1:] == b"\r":
-            line = self._after_cr(args[0], line)
-        elif self._universal and line[-1:] == b"\n":
+        try:
+            if line[-1] not in ends:
+                line = self._take_pieces(fn, args[1:-2], line, ends)
+            if self._universal and line[-1:] == b"\r":
+                return self._after_cr(args[0], line).decode(self._encoding, self._errors)
+        except OSError as e:
+            # (What the line had taken is back in the socket's buffer.)
+            self._read_failed(e)
+            return self._slow().readline(size)
+        if self._universal and line[-1:] == b"\n":
             self._seen |= _SEEN_LF
         return line.decode(self._encoding, self._errors)
 
@@ -400,11 +405,12 @@ class GreenBinaryFile(_GreenFile, io.BufferedIOBase):
     _HANDED_OVER = ("read1", "readinto", "readinto1")
     _HANDED_OVER_ATTRIBUTES = ("raw", "mode")
 
-    def __init__(self, sock, args, reading, writing):
-        _GreenFile.__init__(self, sock, args, reading, writing)
-        if reading:
-            # peek() is a reader's (BufferedReader, BufferedRWPair); BufferedWriter has none.
-            self.peek = _delegate("peek").__get__(self)
+    @property
+    def peek(self):
+        """A reader's (BufferedReader, BufferedRWPair): BufferedWriter has none."""
+        if not self._reading:
+            raise AttributeError("peek")
+        return _delegate("peek").__get__(self)
 
     def readline(self, size=-1):
         """A line up to and including b'\\n', at most *size* bytes if it is given."""
@@ -425,7 +431,12 @@ class GreenBinaryFile(_GreenFile, io.BufferedIOBase):
             return self._slow().readline(size)
         line = scratch_mv[:n].tobytes()
         if n and scratch[n - 1] != _LF and n != limit:
-            line = self._take_pieces(_readline, (), line, _LF_ONLY, limit)
+            try:
+                line = self._take_pieces(_readline, (), line, _LF_ONLY, limit)
+            except OSError as e:
+                # (What the line had taken is back in the socket's buffer.)
+                self._read_failed(e)
+                return self._slow().readline(size)
         return line
 
     def read(self, size=-1):
