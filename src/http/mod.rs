@@ -150,7 +150,7 @@ pub fn read_request(
 fn read_head(sock: SocketId, limits: &Limits, out: &mut [u8]) -> Result<Option<Request>> {
     let mut scanned = 0;
     transfer(sock, Direction::Read, Turn::Fair, |s| {
-        let mut drained = false; // the last receive was short: the next could only say EAGAIN
+        let mut drained = false; // the last receive was short (for the readiness memory)
         loop {
             let buf = s.rbuf.buffered();
             if buf.len() > scanned {
@@ -162,9 +162,9 @@ fn read_head(sock: SocketId, limits: &Limits, out: &mut [u8]) -> Result<Option<R
                 head::check_partial(buf, limits)?;
                 scanned = buf.len();
             }
-            if drained {
-                return Err(Errno(libc::EAGAIN));
-            }
+            // Receive again after a short receive too, though it most likely says EAGAIN: the
+            // end of stream may be queued behind those bytes, its edge already consumed (as in
+            // net::io's read-until).
             // 4 KiB holds most heads; a longer one doubles what each receive may take.
             let want = buf.len().clamp(4096, 64 << 10);
             let fd = s.raw();
