@@ -22,9 +22,9 @@ from ._lib import GhAddr, lib, get_errno
 from ._sockcalls import SocketCalls, View as _View
 from ._fdwait import GreenPipe, shutdown_safe, trampoline
 from . import _greenfile
-from ._greenfile import SCRATCH_SIZE as _SCRATCH_SIZE
-from ._greenfile import NO_HANDLE, SCRATCH as _SCRATCH, scratch_mv as _scratch_mv
-from ._lib import unconverted
+# The hub's scratch buffer and the hot calls with pre-converted arguments (_lib.unconverted).
+from ._greenfile import NO_HANDLE, SCRATCH as _SCRATCH, SCRATCH_SIZE as _SCRATCH_SIZE
+from ._greenfile import scratch_mv as _scratch_mv, _recv, _send
 
 __all__ = ["GreenSocket", "GreenPipe", "shutdown_safe", "trampoline", "socket_from_fd"]
 
@@ -36,10 +36,6 @@ _SocketKind = socket.SocketKind
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _INPROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
-
-# The hot calls, with arguments made ctypes objects here (see _lib.unconverted).
-_recv = unconverted("gh_recv")
-_send = unconverted("gh_send")
 
 _gai_strerror = ctypes.CDLL(None).gai_strerror  # the C library's, as the socket module uses
 _gai_strerror.restype = ctypes.c_char_p
