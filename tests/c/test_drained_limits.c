@@ -3,6 +3,7 @@
  * each test all data is in the kernel and a poll has consumed the events before any read, so
  * no further edge will come: a read that waited for one would time out. */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -144,4 +145,40 @@ TEST(read_until_end_of_stream_behind_a_short_read) {
   gh_deadline_pop();
   gh_close(a);
   gh_close(b);
+}
+
+/* The same for an HTTP head: a short read of a partial head with the end of stream behind it.
+ * A head read that took the short read for drained would wait until its timeout. */
+TEST(http_end_of_stream_behind_a_short_head_read) {
+  static union {
+    char bytes[GH_HTTP_REQUEST_BUF];
+    uint64_t align; /* the header index in the buffer needs it */
+  } req;
+  gh_sock c, s;
+  gh_deadline_push(ROOT_DEADLINE_MS);
+  int paired = make_pair(&c, &s);
+  gh_deadline_pop();
+  if (paired != 0) return;
+  gh_http conn = gh_http_new(s, NULL);
+  REQUIRE(conn > 0);
+  const char *first = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT";
+  CHECK_EQ(gh_sendall(c, first, strlen(first)), 0);
+  gh_http_request r;
+  REQUIRE(gh_http_read_request(conn, req.bytes, sizeof req.bytes, &r, 3000) > 0);
+  CHECK(r.target.len == 2 && memcmp(req.bytes + r.target.off, "/a", 2) == 0); /* "GET /b HT" stays */
+  CHECK_EQ(gh_http_respond(conn, 200, NULL, "", 0, "a", 1, 0, 3000), 0);
+  const char *rest = "TP/1.1\r\nHost: x\r\n";
+  CHECK_EQ(gh_sendall(c, rest, strlen(rest)), 0);
+  CHECK_EQ(gh_shutdown(c, SHUT_WR), 0);
+  CHECK_EQ(gh_sleep(20), 0); /* a poll consumes the one event for the bytes and the end */
+  double t0 = now_ms();
+  errno = 0;
+  ssize_t n = gh_http_read_request(conn, req.bytes, sizeof req.bytes, &r, 3000);
+  int e = errno;
+  CHECKF(n == 0 && now_ms() - t0 < 1000,
+         "gh_http_read_request returned %zd (errno %s) after %.0f ms, want 0 at once", n,
+         th_errname(e), now_ms() - t0);
+  gh_http_free(conn);
+  gh_close(c);
+  gh_close(s);
 }

@@ -571,31 +571,3 @@ TEST(http_upgrade_hands_the_socket_back) {
   gh_close(c);
   gh_close(s);
 }
-
-
-/* The end of stream right behind a short read of a partial head: the wake-up for the bytes
- * also reported the end (one edge for both), so a head read that took the short read for
- * drained would wait for an edge that never comes, until its timeout. */
-TEST(http_end_of_stream_behind_a_short_head_read) {
-  gh_sock c, s;
-  gh_http conn;
-  REQUIRE(http_pair(&c, &s, &conn) == 0);
-  send_str(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
-  gh_http_request r;
-  REQUIRE(read_req(conn, &r) > 0); /* "GET /b HT" stays buffered */
-  CHECK(span_is(&r.target, "/a"));
-  CHECK_EQ(respond_str(conn, 200, "", "a"), 0);
-  send_str(c, "TP/1.1\r\nHost: x\r\n");
-  CHECK_EQ(gh_shutdown(c, SHUT_WR), 0);
-  CHECK_EQ(gh_sleep(20), 0); /* a poll consumes the one event for the bytes and the end */
-  double t0 = now_ms();
-  errno = 0;
-  ssize_t n = gh_http_read_request(conn, reqbuf, sizeof reqbuf, &r, 3000);
-  int e = errno;
-  CHECKF(n == 0 && now_ms() - t0 < 1000,
-         "gh_http_read_request returned %zd (errno %s) after %.0f ms, want 0 at once", n,
-         th_errname(e), now_ms() - t0);
-  gh_http_free(conn);
-  gh_close(c);
-  gh_close(s);
-}
