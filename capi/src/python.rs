@@ -1,7 +1,8 @@
 //! Python green threads for the ctypes shim (`bindings/python/greenhub`). Both functions are
-//! called through `ctypes.PyDLL` (GIL held); every other greenhub function must be called
-//! through `ctypes.CDLL` (GIL released): a blocking call made with the GIL held fails with
-//! EDEADLK instead of stopping every Python thread.
+//! called through `ctypes.PyDLL` (GIL held). Any other greenhub function may be called either
+//! way: once `gh_py_init` has run, a call made with the GIL held that switches green threads
+//! releases the GIL for the switch and takes it back before it returns (rather than stopping
+//! every Python thread).
 
 use std::ffi::{c_int, c_void};
 

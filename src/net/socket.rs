@@ -188,7 +188,7 @@ fn run_io<T>(
     skip_when_drained: bool,
     mut op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
 ) -> Result<T> {
-    let mut waived = false; // the switch hooks refused the fair yield: serve without it
+    let mut waived = false; // the fair yield was not made (the root's): serve without it
     loop {
         let step = runtime::with(|h| {
             // One lookup of the socket (the hub's fields are borrowed apart, so the slot and

@@ -1,12 +1,11 @@
 //! Rules 1 to 3 of the module docs, as the runtime's switch hooks: the gilstate follows the
-//! running green thread, blocking with the GIL held is refused, an overflowed thread's GIL is
-//! released.
+//! running green thread, a thread switching away with the GIL held releases it until it runs
+//! again, an overflowed thread's GIL is released.
 
 use std::ffi::c_void;
 use std::sync::OnceLock;
 
 use super::api::{api, Api, PyThreadState};
-use crate::error::{Errno, Result};
 
 /// CPython's gilstate pthread key, on versions that do not rebind it themselves.
 pub(super) static GILSTATE_KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
@@ -51,14 +50,36 @@ pub(super) fn bind_gilstate(state: usize) {
     }
 }
 
-/// EDEADLK if the caller holds the GIL: blocking now would stop every Python thread for good.
-pub(super) fn check_gil_released() -> Result<()> {
-    let Ok(api) = api() else { return Ok(()) };
-    // SAFETY: PyGILState_Check may be called with or without the GIL.
-    if unsafe { (api.gilstate_check)() } == 1 {
-        return Err(Errno(libc::EDEADLK));
+/// Rule 2: a thread switching away while it holds the GIL (a call made through
+/// `ctypes.PyDLL`, which keeps it) releases it, as ctypes releases it around a `CDLL` call;
+/// its thread state is returned, for [`take_gil_back`] when it runs again. 0 if it does not
+/// hold the GIL (a `CDLL` call released it already).
+pub(super) fn release_gil_to_switch() -> usize {
+    let Ok(api) = api() else { return 0 };
+    // SAFETY: PyGILState_Check may be called with or without the GIL. When it says this OS
+    // thread holds the GIL with its gilstate's thread state (the running green thread's, rule
+    // 1), PyEval_SaveThread releases it and returns that state, as Py_BEGIN_ALLOW_THREADS does.
+    unsafe {
+        if (api.gilstate_check)() == 1 {
+            (api.eval_save_thread)() as usize
+        } else {
+            0
+        }
     }
-    Ok(())
+}
+
+/// The thread that released the GIL to switch ([`release_gil_to_switch`]) runs again: it
+/// takes the GIL back with its thread state, before its call returns to the caller that held it.
+pub(super) fn take_gil_back(state: usize) {
+    if state == 0 {
+        return;
+    }
+    if let Ok(api) = api() {
+        // SAFETY: `state` is the running thread's own state, released by
+        // release_gil_to_switch and detached since (every other thread releases the GIL
+        // before it switches back here), so restoring it is the end of Py_END_ALLOW_THREADS.
+        unsafe { (api.eval_restore_thread)(state as *mut PyThreadState) };
+    }
 }
 
 /// A green thread died on its guard page while running Python: release the GIL it held (its

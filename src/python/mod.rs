@@ -9,21 +9,24 @@
 //!    activated; on older versions the hub re-points CPython's gilstate key at every switch. The
 //!    key is found once: the pthread key whose value is this thread's gilstate state, confirmed
 //!    by planting a sentinel and seeing `PyGILState_GetThisThreadState` return it.
-//! 2. A blocking call made with the GIL held (through `ctypes.PyDLL`) would deadlock the hub: it
-//!    is refused with EDEADLK (the shim raises).
+//! 2. A call made with the GIL held (through `ctypes.PyDLL`, which skips releasing and
+//!    re-taking it: about 350 instructions a call) keeps it while it does not switch; a thread
+//!    that switches away with the GIL held releases it first and takes it back when it runs
+//!    again, as ctypes does around a `ctypes.CDLL` call (otherwise no other Python thread could
+//!    run: the hub would be deadlocked). The shim makes its hot calls that way.
 //! 3. A thread that overflows its stack dies holding the GIL: the hub releases it (its thread
 //!    state and stack are leaked, never unwound).
 //!
 //! The runtime knows none of this: [`init`] installs these rules as switch hooks
 //! (`runtime::hooks`), and each Python green thread's thread state is its hook word.
 //!
-//! On a free-threaded build (3.14t) "holding the GIL" means "its thread state attached", which
-//! is what `PyGILState_Check` reports there, and rule 2 still holds: a switch with a state still
-//! attached would make the next green thread's attach abort ("non-NULL old thread state") and
-//! leave a stop-the-world pause (a collection on another OS thread) waiting forever. One thread
-//! state per green thread still holds its frames, exception and context; only one of a hub's
-//! states is attached at a time, so a hub's green threads never run Python in parallel with each
-//! other, and sharing the hub OS thread's object ownership (biased reference counts) is sound.
+//! On a free-threaded build (3.14t) "holding the GIL" means "its thread state attached", which is
+//! what `PyGILState_Check` reports there, and rule 2 holds there too: a switch with a state still
+//! attached would make the next green thread's attach abort ("non-NULL old thread state") and leave
+//! a stop-the-world pause (a collection on another OS thread) waiting forever. One thread state per
+//! green thread still holds its frames, exception and context; only one of a hub's states is
+//! attached at a time, so a hub's green threads never run Python in parallel with each other, and
+//! sharing the hub OS thread's object ownership (biased reference counts) is sound.
 //!
 //! # Stack bounds (CPython 3.14 and later)
 //! CPython 3.14 guards C recursion with the stack pointer: each thread state holds its thread's
@@ -63,7 +66,8 @@ pub use thread::spawn;
 
 use api::api;
 use gilstate::{
-    bind_gilstate, check_gil_released, find_gilstate_key, release_gil_after_overflow, GILSTATE_KEY,
+    bind_gilstate, find_gilstate_key, release_gil_after_overflow, release_gil_to_switch,
+    take_gil_back, GILSTATE_KEY,
 };
 use stack::check_stack_protection;
 
@@ -93,7 +97,8 @@ pub fn init() -> Result<()> {
 static HOOKS: SwitchHooks = SwitchHooks {
     enter: bind_gilstate,
     overflowed: release_gil_after_overflow,
-    may_block: check_gil_released,
+    suspend: release_gil_to_switch,
+    resumed: take_gil_back,
     stacks: frames::stacks,
     running_stack: frames::running_stack,
 };

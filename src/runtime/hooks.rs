@@ -5,8 +5,6 @@
 
 use std::sync::OnceLock;
 
-use crate::error::Result;
-
 /// The hooks a binding installs. Each is called on the hub's OS thread.
 pub(crate) struct SwitchHooks {
     /// A thread (or the root, whose word is set by the binding too) is about to run again:
@@ -14,9 +12,12 @@ pub(crate) struct SwitchHooks {
     pub(crate) enter: fn(usize),
     /// A thread died on its guard page while running (its stack is abandoned): its word.
     pub(crate) overflowed: fn(usize),
-    /// Asked before any wait or yield: an error refuses the block (e.g. EDEADLK when blocking
-    /// now would stop every other thread of the binding for good).
-    pub(crate) may_block: fn() -> Result<()>,
+    /// The running thread (or the root) is about to switch away, to wait or yield: the
+    /// binding sets aside what must not stay with it while others run (the Python binding: a
+    /// GIL held through a call that kept it). What it returns is handed to `resumed`.
+    pub(crate) suspend: fn() -> usize,
+    /// The thread that called `suspend` runs again (after `enter`): what `suspend` returned.
+    pub(crate) resumed: fn(usize),
     /// For a thread dump, on the hub's OS thread: the binding's stack of each thread in
     /// `words` (one text per word, each line indented, "" for none). `current` is the word of
     /// the running thread, whose state the hook may use to read the others'.
@@ -48,10 +49,17 @@ pub(crate) fn overflowed(word: usize) {
 }
 
 #[inline(always)]
-pub(crate) fn may_block() -> Result<()> {
+pub(crate) fn suspend() -> usize {
     match HOOKS.get() {
-        Some(h) => (h.may_block)(),
-        None => Ok(()),
+        Some(h) => (h.suspend)(),
+        None => 0,
+    }
+}
+
+#[inline(always)]
+pub(crate) fn resumed(aside: usize) {
+    if let Some(h) = HOOKS.get() {
+        (h.resumed)(aside);
     }
 }
 

@@ -481,10 +481,10 @@ fn on_hub(cell: &RefCell<Option<Box<Hub>>>, f: impl FnOnce(&mut Hub) -> LoopStep
 #[inline(always)]
 pub(crate) fn wait(waiter: Waiter) -> Result<()> {
     if waiter.task == ROOT {
-        run_until_root_runs(RootEntry::Wait);
+        switched_out(|| run_until_root_runs(RootEntry::Wait));
         return with(|h| h.sched.end_root_wait());
     }
-    Wake::result_of(coroutine::suspend(REQUEST_WAIT))
+    Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_WAIT)))
 }
 
 /// Lets every other runnable thread run once. A green thread asks the loop to queue it again
@@ -492,23 +492,34 @@ pub(crate) fn wait(waiter: Waiter) -> Result<()> {
 #[inline(always)]
 pub(crate) fn yield_now() -> Result<()> {
     if coroutine::in_coroutine() {
-        hooks::may_block()?;
-        return Wake::result_of(coroutine::suspend(REQUEST_YIELD));
+        return Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_YIELD)));
     }
-    with(|h| h.sched.requeue_root())?;
-    run_until_root_runs(RootEntry::Yield);
+    with(|h| {
+        h.sched.requeue_root();
+        Ok(())
+    })?;
+    switched_out(|| run_until_root_runs(RootEntry::Yield));
     Ok(())
 }
 
 /// Fair service (see `Sched::take_io_turn`): queues the running green thread behind the
-/// threads the next poll wakes; true if it did. The root is never held back, and a yield the
-/// switch hooks refuse is skipped (false): the caller then serves without its turn, since
-/// what follows (a read that found data) does not block.
+/// threads the next poll wakes; true if it did. The root is never held back (false).
 pub(crate) fn yield_to_io() -> Result<bool> {
-    if !coroutine::in_coroutine() || hooks::may_block().is_err() {
+    if !coroutine::in_coroutine() {
         return Ok(false);
     }
-    Wake::result_of(coroutine::suspend(REQUEST_YIELD_TO_IO)).map(|()| true)
+    Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_YIELD_TO_IO))).map(|()| true)
+}
+
+/// Every switch away of the running thread goes through here: the binding's state is set
+/// aside before (`hooks::suspend`) and taken back when the thread runs again, after the loop
+/// has called `hooks::enter` for it.
+#[inline(always)]
+fn switched_out<R>(switch: impl FnOnce() -> R) -> R {
+    let aside = hooks::suspend();
+    let result = switch();
+    hooks::resumed(aside);
+    result
 }
 
 /// Root only: runs until every green thread has ended.

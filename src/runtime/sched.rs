@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::coroutine::Coroutine;
-use super::hooks;
 use super::log::Report;
 use super::table::{Class, Table};
 use super::task::{earliest, State, Task, Wait, Waiter, Wake};
@@ -125,7 +124,6 @@ impl Sched {
         if self.in_log {
             return Err(Errno(libc::EDEADLK)); // a log sink must not block: the loop is inside it
         }
-        hooks::may_block()?;
         let id = self.current;
         let task = self.current_task();
         if task.killed {
@@ -248,12 +246,10 @@ impl Sched {
 
     /// Queues the root again at the back, behind every runnable thread (the root cannot be
     /// killed).
-    pub(crate) fn requeue_root(&mut self) -> Result<()> {
-        hooks::may_block()?;
+    pub(crate) fn requeue_root(&mut self) {
         self.root.state = State::Runnable;
         self.root.wake = None;
         self.run_queue.push_back(ROOT);
-        Ok(())
     }
 
     /// Why the root's wait ended (green threads get theirs through the switch).

@@ -310,39 +310,70 @@ def test_c_stack_overflow_kills_only_that_green_thread(tmp_path, kind):
 # =========================================================================== GIL held
 
 GIL_HELD = r'''
-import ctypes, errno, time, importlib
+import ctypes, errno, threading, time, importlib
 _lib = importlib.import_module(eventlet.__name__ + "._lib")
-pydll = ctypes.PyDLL(_lib.path, use_errno=True)
-for name, args in (("gh_sleep", [ctypes.c_int64]), ("gh_yield", []), ("gh_sem_acquire", [ctypes.c_int64, ctypes.c_int64])):
+pydll = ctypes.PyDLL(_lib.path, use_errno=True)  # the GIL stays held through each call
+for name, args in (("gh_sleep", [ctypes.c_int64]), ("gh_yield", []),
+                   ("gh_sem_acquire", [ctypes.c_int64, ctypes.c_int64])):
     getattr(pydll, name).argtypes = args
     getattr(pydll, name).restype = ctypes.c_int
-csem = _lib.lib.gh_sem_new(0)
 
 def attempt(where):
-    for name, args in (("gh_sleep", (2000,)), ("gh_yield", ()), ("gh_sem_acquire", (csem, 2000))):
-        ctypes.set_errno(0)
-        t0 = time.monotonic()
-        r = getattr(pydll, name)(*args)
-        e = ctypes.get_errno()
-        took = time.monotonic() - t0
-        print(where, name, r, "EDEADLK" if e == errno.EDEADLK else errno.errorcode.get(e, e), "%.3f" % took, flush=True)
+    # While the call waits: green threads run, and so does Python on another OS thread
+    # (which it could not if the GIL stayed held through the switch).
+    green, os_ticks, stop = [], [0], []
+    def ticker():
+        for _ in range(5):
+            green.append(1)
+            eventlet.sleep(0.01)
+    def os_thread():
+        while not stop:
+            os_ticks[0] += 1
+            time.sleep(0.001)
+    t = threading.Thread(target=os_thread)
+    t.start()
+    eventlet.spawn(ticker)
+    ctypes.set_errno(0)
+    t0 = time.monotonic()
+    r = pydll.gh_sleep(150)
+    took = time.monotonic() - t0
+    e = ctypes.get_errno()
+    ticks = os_ticks[0]
+    stop.append(1)
+    t.join()
+    print(where, "gh_sleep", r, errno.errorcode.get(e, e), len(green), ticks, "%.3f" % took, flush=True)
+
+    yielded = []
+    eventlet.spawn(yielded.append, 1)
+    r = pydll.gh_yield()
+    print(where, "gh_yield", r, errno.errorcode.get(ctypes.get_errno(), 0), len(yielded), flush=True)
+
+    csem = _lib.lib.gh_sem_new(0)
+    eventlet.spawn(lambda: (eventlet.sleep(0.02), _lib.lib.gh_sem_release(csem)))
+    r = pydll.gh_sem_acquire(csem, 2000)
+    print(where, "gh_sem_acquire", r, errno.errorcode.get(ctypes.get_errno(), 0), flush=True)
+    _lib.lib.gh_sem_free(csem)
 
 attempt("ROOT")
-other = eventlet.spawn(eventlet.sleep, 0.05)
-gt = eventlet.spawn(attempt, "GREEN")
-gt.wait()
-other.wait()
+eventlet.spawn(attempt, "GREEN").wait()
 print("AFTER", eventlet.spawn(lambda: 6 * 7).wait(), flush=True)
 '''
 
 
-@greenhub_only(reason="greenhub's rule: a blocking call with the GIL held is refused (EDEADLK)")
-def test_blocking_call_with_the_gil_held_is_refused(tmp_path):
+@greenhub_only(reason="greenhub's rule: a call made with the GIL held releases it to switch")
+def test_blocking_call_with_the_gil_held_releases_it_to_switch(tmp_path):
     proc = support.run_script(GIL_HELD, timeout=20, tmp_path=tmp_path)
     assert proc.returncode == 0, support.describe(proc)
-    lines = [line.split() for line in proc.stdout.splitlines() if line.startswith(("ROOT", "GREEN"))]
-    assert len(lines) == 6, support.describe(proc)
-    for where, name, r, err, took in lines:
-        assert r == "-1" and err == "EDEADLK", f"{where} {name}: returned {r}, errno {err}\n" + support.describe(proc)
-        assert float(took) < 0.5, f"{where} {name} blocked {took}s before refusing"
+    lines = {tuple(line.split()[:2]): line.split()[2:] for line in proc.stdout.splitlines()
+             if line.startswith(("ROOT", "GREEN"))}
+    for where in ("ROOT", "GREEN"):
+        r, err, green, os_ticks, took = lines.get((where, "gh_sleep"), [None] * 5)
+        assert r == "0", f"{where} gh_sleep returned {r}, errno {err}\n" + support.describe(proc)
+        assert float(took) >= 0.14, f"{where} gh_sleep(150) returned after {took} s"
+        assert int(green) >= 5, f"{where}: a green thread ran {green} of 5 steps during the sleep"
+        assert int(os_ticks) > 0, f"{where}: no Python ran on another OS thread during the sleep"
+        r, err, yielded = lines.get((where, "gh_yield"), [None] * 3)
+        assert (r, yielded) == ("0", "1"), f"{where} gh_yield: {r} {err}, spawned ran: {yielded}"
+        r, err = lines.get((where, "gh_sem_acquire"), [None] * 2)
+        assert r == "0", f"{where} gh_sem_acquire returned {r}, errno {err}\n" + support.describe(proc)
     assert "AFTER 42" in proc.stdout, support.describe(proc)

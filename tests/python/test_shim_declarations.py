@@ -239,7 +239,7 @@ def test_every_header_function_is_declared_and_applied():
         assert f.restype is restype or (restype is None and f.restype is None), f"{name}: restype not applied"
         assert list(f.argtypes or []) == list(argtypes), f"{name}: argtypes not applied"
     assert isinstance(lib_mod.pylib, ctypes.PyDLL), "gh_py_* must be called through ctypes.PyDLL"
-    assert not isinstance(lib_mod.lib, ctypes.PyDLL), "blocking calls must go through ctypes.CDLL"
+    assert not isinstance(lib_mod.lib, ctypes.PyDLL), "lib is the CDLL: the GIL released around each call"
 
 
 @greenhub_only(reason="struct layout of greenhub.h vs the shim's ctypes Structures")

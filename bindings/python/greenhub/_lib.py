@@ -8,8 +8,9 @@ The library is opened twice:
 * ``lib`` (``ctypes.CDLL``, errno kept) for every call. ctypes releases the GIL around a CDLL
   call; that is what lets a blocking call switch green threads: each Python green thread has
   its own interpreter thread state, saved and restored on its own C stack around the call.
-* ``pylib`` (``ctypes.PyDLL``, GIL held) for ``gh_py_init`` and ``gh_py_spawn`` only: they
-  take Python objects. A blocking call made through PyDLL fails with EDEADLK by design.
+* ``pylib`` (``ctypes.PyDLL``, GIL held) for ``gh_py_init`` and ``gh_py_spawn``: they take
+  Python objects. (Any call may be made with the GIL held: one that switches green threads
+  releases it for the switch. The hot calls are, through :func:`unconverted`.)
 
 Where the library comes from (:func:`_candidates`): the ``GREENHUB_LIBRARY`` environment
 variable (a path; then nothing else is tried), else the library bundled in this package
@@ -328,13 +329,20 @@ for _name, (_restype, _argtypes) in FUNCTIONS.items():
     _f.restype = _restype
     _f.argtypes = _argtypes
 
-#: The library once more, for the hot calls (a line, a send): functions with no argtypes,
-#: which ctypes calls with each argument as it is, so callers pass only ctypes objects made
-#: once (a c_int64 handle, a c_void_p address, a c_size_t length) or bytes (a pointer). With
-#: argtypes, ctypes converts every argument through its type's from_param, which costs about
-#: as much as the call: 636 ns against 330 for gh_readline with three arguments on data
-#: already buffered (Python 3.11, CPU 0). A plain int passed here would go as a C int: never.
-_unconverted = ctypes.CDLL(path, use_errno=True)
+#: The library once more, for the hot calls (a line, a send), opened with ``ctypes.PyDLL`` and
+#: declared with no argtypes, for two savings of about a call's cost each:
+#:
+#: * no argtypes: ctypes calls with each argument as it is, so callers pass only ctypes objects
+#:   made once (a c_int64 handle, a c_void_p address, a c_size_t length) or bytes (a pointer).
+#:   With argtypes, ctypes converts every argument through its type's from_param, which costs
+#:   about as much as the call: 636 ns against 330 for gh_readline with three arguments on data
+#:   already buffered (Python 3.11, CPU 0). A plain int passed here would go as a C int: never.
+#: * PyDLL: the GIL stays held through the call, where ``CDLL`` releases and re-takes it around
+#:   every call (about 350 instructions). A call that has to switch green threads (nothing to
+#:   read yet) releases it itself, from the library's switch hooks, and takes it back before
+#:   it returns; one that does not (a line already buffered, a send the kernel takes) never
+#:   gives it up. None of these calls runs long without switching.
+_unconverted = ctypes.PyDLL(path, use_errno=True)
 
 
 def unconverted(name):
