@@ -28,7 +28,7 @@ import socket
 from _thread import get_ident as _get_ident
 from ctypes import addressof, c_char, c_int64, c_size_t, c_void_p
 
-from ._hub import IO, block, hub
+from ._hub import IO, block, hub, io_failed
 from ._lib import lib, unconverted
 
 #: The hub's scratch buffer for reads: the native call writes into it just before it returns,
@@ -207,13 +207,22 @@ class _GreenFile:
         self._parts = []
         self._pending = 0
         n = len(data)
-        h = self._sock._hc
+        sock = self._sock._hc
         sent = 0
         self._sending = True
         try:
             while sent < n:
-                rest = data[sent:] if sent else data
-                sent += block(_send, (h, rest, c_size_t(n - sent)), IO)
+                args = (sock, data[sent:] if sent else data, c_size_t(n - sent))
+                h = hub  # block(_send, args, IO), its hot path written out (see io_failed)
+                if h.attention or h.aside:
+                    sent += block(_send, args, IO)
+                    continue
+                h.busy += 1
+                try:
+                    r = _send(*args)
+                finally:
+                    h.busy -= 1
+                sent += io_failed(_send, args) if r == -1 else r
         finally:
             self._sending = False
             if sent < n:
@@ -338,7 +347,17 @@ class GreenTextFile(_GreenFile, io.TextIOBase):
             return self._slow().readline(size)
         fn, args = self._line
         try:
-            n = block(fn, args, IO)
+            h = hub  # block(fn, args, IO), its hot path written out (see io_failed)
+            if h.attention or h.aside:
+                n = block(fn, args, IO)
+            else:
+                h.busy += 1
+                try:
+                    n = fn(*args)
+                finally:
+                    h.busy -= 1
+                if n == -1:
+                    n = io_failed(fn, args)
         except OSError as e:
             self._read_failed(e)
             return self._slow().readline(size)
@@ -422,10 +441,20 @@ class GreenBinaryFile(_GreenFile, io.BufferedIOBase):
             return b""
         else:
             limit = size
-        h = self._sock._hc
-        want = _SCRATCH_LEN if limit is None or limit >= SCRATCH_SIZE else c_size_t(limit)
+        args = (self._sock._hc, SCRATCH,
+                _SCRATCH_LEN if limit is None or limit >= SCRATCH_SIZE else c_size_t(limit))
         try:
-            n = block(_readline, (h, SCRATCH, want), IO)
+            h = hub  # block(_readline, args, IO), its hot path written out (see io_failed)
+            if h.attention or h.aside:
+                n = block(_readline, args, IO)
+            else:
+                h.busy += 1
+                try:
+                    n = _readline(*args)
+                finally:
+                    h.busy -= 1
+                if n == -1:
+                    n = io_failed(_readline, args)
         except OSError as e:
             self._read_failed(e)
             return self._slow().readline(size)

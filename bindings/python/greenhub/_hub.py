@@ -68,9 +68,10 @@ ETIMEDOUT = errno.ETIMEDOUT
 # The interpreter check, at import
 #
 # gh_py_init refuses an interpreter Python green threads cannot run on (ImportError here), and
-# installs the library's guard that makes a blocking call made with the GIL held fail with
-# EDEADLK instead of freezing every thread: both must hold before any gh_* call is made, by the
-# shim or by a program calling the library itself. It is called again on the hub's first use,
+# installs the library's switch hooks (each green thread's thread state made current as it
+# runs; a GIL held through a call that switches released for the switch, or it would freeze
+# every thread): both must hold before any gh_* call is made, by the shim or by a program
+# calling the library itself. It is called again on the hub's first use,
 # in the thread that becomes the hub's, whose thread state it makes the root's.
 
 if pylib.gh_py_init() != 0:
@@ -499,18 +500,34 @@ def block(fn, args=(), how=SYNC, deadline=None, waiter=None):
                 continue  # woken for an earlier wait of this thread: wait on
             if waiter is not None and waiter.done:
                 return 0
-        if err == EINTR:
-            if how != ONCE:
-                continue  # the loop's top raises what is pending, if anything
-            h.settle()  # raises what is pending, else InterruptedError below
-        elif err == ETIMEDOUT:
-            if h.deadlines.active and h.deadlines.expire(current.thread) and how != ONCE:
-                continue  # the thread's native deadline was stale
-            if how & IO:
-                raise SocketTimeout("timed out")
-            if deadline is not None:
-                continue  # its own timeout: the loop's top returns None
-        raise error_from_errno(err)
+        _after_failure(h, err, how, deadline)  # raises, or returns: the loop goes on
+
+
+def _after_failure(h, err, how, deadline):
+    """What block() makes of a call that failed with ``err``: raises, or returns when the
+    call is to be made again (the loop's top raises what is pending, if anything, and returns
+    None once the wait's own ``deadline`` has passed)."""
+    if err == EINTR:
+        if how != ONCE:
+            return
+        h.settle()  # raises what is pending, else InterruptedError below
+    elif err == ETIMEDOUT:
+        if h.deadlines.active and h.deadlines.expire(current.thread) and how != ONCE:
+            return  # the thread's native deadline was stale
+        if how & IO:
+            raise SocketTimeout("timed out")
+        if deadline is not None:
+            return
+    raise error_from_errno(err)
+
+
+def io_failed(fn, args):
+    """The rest of block(fn, args, IO) for an I/O call its caller made itself, as block()'s
+    hot path does (the hottest callers write that path out: a Python call costs as much as
+    the native one), and that returned -1: raises as block() would, or makes the call again
+    through block() and returns its result."""
+    _after_failure(hub, get_errno(), IO, None)
+    return block(fn, args, IO)
 
 
 class _Never:
