@@ -48,19 +48,17 @@ pub(crate) fn overflowed(word: usize) {
     }
 }
 
+/// Runs `switch` (a switch away of the running thread, returning once it runs again) between
+/// the binding's `suspend` and `resumed`.
 #[inline(always)]
-pub(crate) fn suspend() -> usize {
-    match HOOKS.get() {
-        Some(h) => (h.suspend)(),
-        None => 0,
-    }
-}
-
-#[inline(always)]
-pub(crate) fn resumed(aside: usize) {
-    if let Some(h) = HOOKS.get() {
-        (h.resumed)(aside);
-    }
+pub(crate) fn around_switch<R>(switch: impl FnOnce() -> R) -> R {
+    let Some(h) = HOOKS.get() else {
+        return switch();
+    };
+    let aside = (h.suspend)();
+    let result = switch();
+    (h.resumed)(aside);
+    result
 }
 
 /// The binding's stacks of the threads of `words` ("" each without a binding).

@@ -478,13 +478,16 @@ fn on_hub(cell: &RefCell<Option<Box<Hub>>>, f: impl FnOnce(&mut Hub) -> LoopStep
 }
 
 /// Suspends the running thread until `waiter` is woken; the root runs the loop meanwhile.
+/// (Every switch away of the running thread, here and in the yields below, goes through
+/// `hooks::around_switch`: the binding's state is set aside before and taken back when the
+/// thread runs again, after the loop has called `hooks::enter` for it.)
 #[inline(always)]
 pub(crate) fn wait(waiter: Waiter) -> Result<()> {
     if waiter.task == ROOT {
-        switched_out(|| run_until_root_runs(RootEntry::Wait));
+        hooks::around_switch(|| run_until_root_runs(RootEntry::Wait));
         return with(|h| h.sched.end_root_wait());
     }
-    Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_WAIT)))
+    Wake::result_of(hooks::around_switch(|| coroutine::suspend(REQUEST_WAIT)))
 }
 
 /// Lets every other runnable thread run once. A green thread asks the loop to queue it again
@@ -492,13 +495,13 @@ pub(crate) fn wait(waiter: Waiter) -> Result<()> {
 #[inline(always)]
 pub(crate) fn yield_now() -> Result<()> {
     if coroutine::in_coroutine() {
-        return Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_YIELD)));
+        return Wake::result_of(hooks::around_switch(|| coroutine::suspend(REQUEST_YIELD)));
     }
     with(|h| {
         h.sched.requeue_root();
         Ok(())
     })?;
-    switched_out(|| run_until_root_runs(RootEntry::Yield));
+    hooks::around_switch(|| run_until_root_runs(RootEntry::Yield));
     Ok(())
 }
 
@@ -508,18 +511,10 @@ pub(crate) fn yield_to_io() -> Result<bool> {
     if !coroutine::in_coroutine() {
         return Ok(false);
     }
-    Wake::result_of(switched_out(|| coroutine::suspend(REQUEST_YIELD_TO_IO))).map(|()| true)
-}
-
-/// Every switch away of the running thread goes through here: the binding's state is set
-/// aside before (`hooks::suspend`) and taken back when the thread runs again, after the loop
-/// has called `hooks::enter` for it.
-#[inline(always)]
-fn switched_out<R>(switch: impl FnOnce() -> R) -> R {
-    let aside = hooks::suspend();
-    let result = switch();
-    hooks::resumed(aside);
-    result
+    Wake::result_of(hooks::around_switch(|| {
+        coroutine::suspend(REQUEST_YIELD_TO_IO)
+    }))
+    .map(|()| true)
 }
 
 /// Root only: runs until every green thread has ended.
