@@ -18,8 +18,10 @@ Bounded: a scenario still running after ``HANG_LIMIT`` seconds fails (green: an
 """
 
 import io
+import itertools
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -169,6 +171,9 @@ class StdWorld:
 
     def __init__(self):
         self.threads = []
+        self.actions = []  # (due, fn, args) in time order, under cond
+        self.cond = threading.Condition()
+        self.closed = False
 
     def pair(self):
         server = socket.socket()
@@ -180,10 +185,33 @@ class StdWorld:
         return conn, client
 
     def later(self, delay, fn, *args):
-        t = threading.Timer(delay, fn, args)
-        t.daemon = True
-        self.threads.append(t)
-        t.start()
+        """``fn(*args)`` *delay* s from now, after every action scheduled before it, as the
+        green world's hub runs its timers. One thread runs them all, in order: a timer
+        thread each could run them out of order on a loaded machine (the thread for 10 ms
+        started late enough to send after the one for 30 ms)."""
+        with self.cond:
+            due = time.monotonic() + delay
+            if self.actions and due < self.actions[-1][0]:
+                raise ValueError("scenario bug: later() actions must be scheduled in time order")
+            self.actions.append((due, fn, args))
+            self.cond.notify()
+        if not self.threads:
+            t = threading.Thread(target=self._run_actions, daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _run_actions(self):
+        for i in itertools.count():
+            with self.cond:
+                self.cond.wait_for(lambda: len(self.actions) > i or self.closed)
+                if len(self.actions) <= i:
+                    return
+                due, fn, args = self.actions[i]
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                fn(*args)
+            except Exception:  # reported as a timer thread's would be; the rest still run
+                threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), None)))
 
     def sleep(self, seconds):
         time.sleep(seconds)
@@ -206,6 +234,9 @@ class StdWorld:
             scenario(reader, peer, ctx)
         finally:
             guard.cancel()
+            with self.cond:
+                self.closed = True
+                self.cond.notify()
             for t in self.threads:
                 t.join(HANG_LIMIT)
         if hung:
