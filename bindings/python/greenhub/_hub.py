@@ -71,8 +71,8 @@ ETIMEDOUT = errno.ETIMEDOUT
 # installs the library's switch hooks (each green thread's thread state made current as it
 # runs; a GIL held through a call that switches released for the switch, or it would freeze
 # every thread): both must hold before any gh_* call is made, by the shim or by a program
-# calling the library itself. It is called again on the hub's first use,
-# in the thread that becomes the hub's, whose thread state it makes the root's.
+# calling the library itself. It is called again on the hub's first use, in the thread that
+# becomes the hub's, whose thread state it makes the root's.
 
 if pylib.gh_py_init() != 0:
     raise ImportError(interpreter_refusal(get_errno()))

@@ -3,14 +3,15 @@
 Every function of ``include/greenhub.h`` is declared here, in :data:`FUNCTIONS` (name ->
 (restype, argtypes)), so a test can compare this table with the header.
 
-The library is opened twice:
+The library is opened three times:
 
 * ``lib`` (``ctypes.CDLL``, errno kept) for every call. ctypes releases the GIL around a CDLL
   call; that is what lets a blocking call switch green threads: each Python green thread has
   its own interpreter thread state, saved and restored on its own C stack around the call.
 * ``pylib`` (``ctypes.PyDLL``, GIL held) for ``gh_py_init`` and ``gh_py_spawn``: they take
-  Python objects. (Any call may be made with the GIL held: one that switches green threads
-  releases it for the switch. The hot calls are, through :func:`unconverted`.)
+  Python objects.
+* once more for the hot calls (:func:`unconverted`): PyDLL, no argtypes. Any call may be made
+  with the GIL held: one that switches green threads releases it for the switch.
 
 Where the library comes from (:func:`_candidates`): the ``GREENHUB_LIBRARY`` environment
 variable (a path; then nothing else is tried), else the library bundled in this package
@@ -330,7 +331,7 @@ for _name, (_restype, _argtypes) in FUNCTIONS.items():
     _f.argtypes = _argtypes
 
 #: The library once more, for the hot calls (a line, a send), opened with ``ctypes.PyDLL`` and
-#: declared with no argtypes, for two savings of about a call's cost each:
+#: declared with no argtypes, for two savings:
 #:
 #: * no argtypes: ctypes calls with each argument as it is, so callers pass only ctypes objects
 #:   made once (a c_int64 handle, a c_void_p address, a c_size_t length) or bytes (a pointer).
