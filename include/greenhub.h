@@ -851,9 +851,12 @@ int gh_serve(gh_sock listener, gh_serve_fn handler, void *arg, int64_t concurren
 
 /**
  * Enables Python green threads on this OS thread, whose current thread state becomes the
- * root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython; ENOTSUP before 3.9,
- * and on 3.14+ without PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each
- * green thread's thread state must be told where its stack is.
+ * root's. Call with the GIL held (ctypes.PyDLL). From then on any greenhub call may be made
+ * with the GIL held or released: one made with it held keeps it unless it switches green
+ * threads, and then releases it until the calling thread runs again. ENOSYS outside
+ * CPython; ENOTSUP before 3.9, and on 3.14+ without
+ * PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each green thread's thread
+ * state must be told where its stack is.
  */
 int gh_py_init(void);
 

@@ -11,9 +11,12 @@ use super::{call, gh_thread};
 use greenhub::python;
 
 /// Enables Python green threads on this OS thread, whose current thread state becomes the
-/// root's. Call with the GIL held (ctypes.PyDLL). ENOSYS outside CPython; ENOTSUP before 3.9,
-/// and on 3.14+ without PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each
-/// green thread's thread state must be told where its stack is.
+/// root's. Call with the GIL held (ctypes.PyDLL). From then on any greenhub call may be made
+/// with the GIL held or released: one made with it held keeps it unless it switches green
+/// threads, and then releases it until the calling thread runs again. ENOSYS outside
+/// CPython; ENOTSUP before 3.9, and on 3.14+ without
+/// PyUnstable_ThreadState_SetStackProtection (3.14.0): from 3.14 each green thread's thread
+/// state must be told where its stack is.
 #[no_mangle]
 pub extern "C" fn gh_py_init() -> c_int {
     call(-1, || python::init().map(|()| 0))
