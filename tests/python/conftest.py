@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
 import sys
 import threading
 
@@ -26,6 +27,12 @@ DEFAULT_BUDGET = 20.0
 
 
 def pytest_configure(config):
+    # The Ctrl-C tests send SIGINT to programs they start. A program started with SIGINT
+    # ignored (as a shell does to a background job without job control: `(make test &)`)
+    # keeps it ignored, and Python then installs no KeyboardInterrupt handler: give the
+    # programs a default SIGINT, whatever this process was started with.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "greenhub_only: greenhub's own promises; skipped under GREENHUB_TESTS_IMPL=eventlet"
     )
