@@ -188,7 +188,6 @@ fn run_io<T>(
     skip_when_drained: bool,
     mut op: impl FnMut(&mut Socket) -> Result<(T, bool)>,
 ) -> Result<T> {
-    let mut waived = false; // the fair yield was not made (the root's): serve without it
     loop {
         let step = runtime::with(|h| {
             // One lookup of the socket (the hub's fields are borrowed apart, so the slot and
@@ -207,7 +206,7 @@ fn run_io<T>(
                 let result = op(get(h, id)?);
                 return after_op(h, id, dir, io, result);
             }
-            if turn == Turn::Fair && !waived && !nonblocking && !h.sched.take_io_turn() {
+            if turn == Turn::Fair && !nonblocking && !h.sched.take_io_turn() {
                 // (A socket that must not wait never switches either: it is non-blocking.)
                 return Ok(Step::YieldToIo);
             }
@@ -217,7 +216,7 @@ fn run_io<T>(
         match step {
             Step::Done(value) => return Ok(value),
             Step::Wait(io, waiter) => await_io(io, dir, waiter)?,
-            Step::YieldToIo => waived = !runtime::io::yield_to_io()?,
+            Step::YieldToIo => runtime::io::yield_to_io()?,
         }
     }
 }

@@ -506,15 +506,15 @@ pub(crate) fn yield_now() -> Result<()> {
 }
 
 /// Fair service (see `Sched::take_io_turn`): queues the running green thread behind the
-/// threads the next poll wakes; true if it did. The root is never held back (false).
-pub(crate) fn yield_to_io() -> Result<bool> {
+/// threads the next poll wakes, whose round gives it its next turn. The root is never held
+/// back (`take_io_turn` never asks it to yield; if asked, it goes on at once).
+pub(crate) fn yield_to_io() -> Result<()> {
     if !coroutine::in_coroutine() {
-        return Ok(false);
+        return Ok(());
     }
     Wake::result_of(hooks::around_switch(|| {
         coroutine::suspend(REQUEST_YIELD_TO_IO)
     }))
-    .map(|()| true)
 }
 
 /// Root only: runs until every green thread has ended.
